@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/logging"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/tenant"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// maxBodyBytes bounds every request body: protocol requests and forms are
+// small, and an unbounded body is a memory exhaustion vector.
+const maxBodyBytes = 1 << 20
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// recorder captures the status and size of a response for logs and metrics.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	route  string
+	tenant string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := r.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("hijack not supported")
+}
+
+// common wraps a listener's handler with what every request passes: request
+// id, access log, metrics, panic recovery and the body limit.
+func (s *Server) common(listener string, next http.Handler) http.Handler {
+	log := logging.Area(s.log, "http")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		rec := &recorder{ResponseWriter: w}
+		r = r.WithContext(web.WithRequestID(r.Context(), id))
+		r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
+
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(r.Context(), "panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					catalog.WriteJSON(rec, catalog.Internal, id)
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := rec.route
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			s.metrics.requests.WithLabelValues(listener, route, r.Method, strconv.Itoa(status)).Inc()
+			s.metrics.duration.WithLabelValues(listener, route).Observe(elapsed.Seconds())
+			// The path only: a query string can carry codes and tokens.
+			log.InfoContext(r.Context(), "http request",
+				"listener", listener, "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"request_id", id, "remote_addr", web.ClientIP(r, s.proxies), "tenant_id", rec.tenant)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// routeOf records the pattern the mux matched, for metrics and logs.
+func routeOf(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if rec, ok := w.(*recorder); ok && r.Pattern != "" {
+			rec.route = r.Pattern
+		}
+	})
+}
+
+// securityHeaders sets the page headers on every public response.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	https := strings.HasPrefix(s.cfg.Issuer, "https://")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.PageSecurityHeaders(w.Header(), https)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readyGate answers 503 until start-up finished: no public request touches a
+// database whose schema is not current.
+func (s *Server) readyGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			web.WriteError(w, r, s.log, catalog.ServiceUnavailable.WithRetryAfter(2).WithMessage("gatehouse is starting; the database is not ready yet"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tenantRouter serves /t/{tenant}/… for that tenant (with the prefix
+// stripped) and everything else for the default tenant; the tenant travels
+// in ctx. An unknown or disabled tenant is TENANT_NOT_FOUND. The default
+// tenant is only served at the root, so it has exactly one issuer URL.
+func (s *Server) tenantRouter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, _ := w.(*recorder)
+		rest, ok := strings.CutPrefix(r.URL.Path, "/t/")
+		if !ok {
+			if rec != nil {
+				rec.tenant = tenant.Default
+			}
+			next.ServeHTTP(w, r.WithContext(tenant.With(r.Context(), tenant.Default)))
+			return
+		}
+		id, after, _ := strings.Cut(rest, "/")
+		if !tenant.ValidID(id) || id == tenant.Default {
+			web.WriteError(w, r, s.log, catalog.TenantNotFound)
+			return
+		}
+		t, err := s.store.GetTenant(r.Context(), id)
+		switch {
+		case errors.Is(err, storage.ErrNotFound) || (err == nil && t.Disabled):
+			web.WriteError(w, r, s.log, catalog.TenantNotFound)
+			return
+		case err != nil:
+			web.WriteError(w, r, s.log, err)
+			return
+		}
+		if rec != nil {
+			rec.tenant = id
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = "/" + after
+		u.RawPath = ""
+		r2.URL = &u
+		next.ServeHTTP(w, r2.WithContext(tenant.With(r.Context(), id)))
+	})
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// ErrPendingMigrations is returned by Run when GATEHOUSE_AUTO_MIGRATE=false
+// and the database lacks migrations this binary needs.
+var ErrPendingMigrations = errors.New("pending migrations")
+
+// startup waits for the database with capped exponential backoff, then
+// applies (or, with auto-migrate off, checks) the migrations and marks the
+// server ready. Only a refusal to start is returned; a database that is down
+// is retried until ctx ends.
+func (s *Server) startup(ctx context.Context) error {
+	delay := 250 * time.Millisecond
+	for {
+		err := s.prepareDatabase(ctx)
+		if err == nil {
+			s.ready.Store(true)
+			s.log.InfoContext(ctx, "database ready", "backend", s.store.Backend())
+			return nil
+		}
+		if errors.Is(err, ErrPendingMigrations) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		s.log.WarnContext(ctx, "GATEHOUSE_DSN: database not ready, retrying", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+func (s *Server) prepareDatabase(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.store.Ping(pctx); err != nil {
+		return err
+	}
+	if !s.cfg.AutoMigrate {
+		pending, err := s.store.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("GATEHOUSE_AUTO_MIGRATE=false and %d migration(s) are pending (%s): run `gatehouse migrate up`: %w",
+				len(pending), migrationNames(pending), ErrPendingMigrations)
+		}
+		return nil
+	}
+	applied, err := s.store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		s.log.InfoContext(ctx, "migration applied", "version", m.Version, "name", m.Name)
+	}
+	return nil
+}
+
+func migrationNames(ms []storage.MigrationStatus) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,60 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Querier runs statements; pools and transactions both are one.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Rows is the part of pgx.Rows and *sql.Rows the store uses.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is the part of pgx.Row and *sql.Row the store uses.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Tx is an open transaction.
+type Tx interface {
+	Querier
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Dialect holds what differs between the databases.
+type Dialect struct {
+	// Name is "postgres" or "sqlite".
+	Name string
+	// ForUpdate is appended to a SELECT that must lock its rows for the rest
+	// of the transaction (" FOR UPDATE" on PostgreSQL; SQLite transactions
+	// are IMMEDIATE and hold the write lock already).
+	ForUpdate string
+}
+
+// Backend is what a database driver package hands to New.
+type Backend interface {
+	Querier
+	Dialect() Dialect
+	// Begin opens a transaction.
+	Begin(ctx context.Context) (Tx, error)
+	// Translate maps a driver error to the storage sentinels (wrapping the
+	// original); nil stays nil.
+	Translate(err error) error
+	// SQLDB is a database/sql handle on the same database, for the migration
+	// runner.
+	SQLDB() *sql.DB
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
