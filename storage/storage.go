@@ -94,6 +94,13 @@ type Store interface {
 	Migrator
 	Tenants
 	Events
+	Clients
+	Users
+	LoginSessions
+	Flows
+	Grants
+	SigningKeys
+	Tokens
 	// Backend names the backend: "postgres" or "sqlite".
 	Backend() string
 	// Ping checks that the database answers.

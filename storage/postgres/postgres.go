@@ -8,11 +8,13 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -33,6 +35,13 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
+	}
+	// Scan timestamptz as UTC, whatever the process's local zone, so times
+	// read back the same on both backends.
+	pc.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {

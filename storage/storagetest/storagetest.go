@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 			tc.fn(t, open(t))
 		})
 	}
+	RunOAuth2(t, open)
 }
 
 // Ctx returns a context for the default tenant with a test deadline.

@@ -1,0 +1,50 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// GetGrant returns a user's remembered consent for a client or ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, userID, clientID string) (storage.Grant, error) {
+	g := storage.Grant{UserID: userID, ClientID: clientID}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return g, err
+	}
+	err = s.queryRow(ctx, `SELECT id, scopes, created_at, updated_at FROM consent_grants
+		WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`, tid, userID, clientID).
+		Scan(&g.ID, listScan{&g.Scopes}, &g.CreatedAt, &g.UpdatedAt)
+	return g, err
+}
+
+// UpsertGrant creates the (user, client) grant or replaces its scopes.
+func (s *Store) UpsertGrant(ctx context.Context, g storage.Grant) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if g.ID == "" {
+		g.ID = NewID()
+	}
+	_, err = s.exec(ctx, `INSERT INTO consent_grants (tenant_id, id, user_id, client_id, scopes, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
+		tid, g.ID, g.UserID, g.ClientID, list(g.Scopes), ts(s.now()))
+	return err
+}
+
+// DeleteGrant forgets a user's consent for a client.
+func (s *Store) DeleteGrant(ctx context.Context, userID, clientID string) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.exec(ctx, `DELETE FROM consent_grants WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`,
+		tid, userID, clientID)
+	if err == nil && n == 0 {
+		return notFound("grant")
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/storage"
+)
+
+// tokenTables maps each kind to its table. Table names come only from here.
+var tokenTables = map[storage.TokenKind]string{
+	storage.TokenCode:    "oauth2_code",
+	storage.TokenAccess:  "oauth2_access",
+	storage.TokenRefresh: "oauth2_refresh",
+	storage.TokenPKCE:    "oauth2_pkce",
+	storage.TokenOIDC:    "oauth2_oidc",
+}
+
+func tokenTable(kind storage.TokenKind) (string, error) {
+	t, ok := tokenTables[kind]
+	if !ok {
+		return "", fmt.Errorf("unknown token kind %q", kind)
+	}
+	return t, nil
+}
+
+const tokenColumns = `signature, request_id, client_id, subject, requested_at, expires_at, scopes, granted_scopes,
+	audience, granted_audience, form_data, session_data, active`
+
+// CreateToken stores a fosite request of kind.
+func (s *Store) CreateToken(ctx context.Context, kind storage.TokenKind, t storage.Token) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	table, err := tokenTable(kind)
+	if err != nil {
+		return err
+	}
+	args := []any{tid, t.Signature, t.RequestID, t.ClientID, t.Subject, ts(t.RequestedAt), ts(t.ExpiresAt),
+		list(t.Scopes), list(t.GrantedScopes), list(t.Audience), list(t.GrantedAudience), t.Form, t.Session, t.Active}
+	q := `INSERT INTO ` + table + ` (tenant_id, ` + tokenColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	if kind == storage.TokenRefresh {
+		q = `INSERT INTO ` + table + ` (tenant_id, ` + tokenColumns + `, access_signature)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+		args = append(args, t.AccessSignature)
+	}
+	_, err = s.exec(ctx, q, args...)
+	return err
+}
+
+// GetToken returns a stored request of kind, active or not.
+func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.Token, error) {
+	var t storage.Token
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return t, err
+	}
+	table, err := tokenTable(kind)
+	if err != nil {
+		return t, err
+	}
+	cols, dest := tokenColumns, []any{&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt,
+		&t.ExpiresAt, listScan{&t.Scopes}, listScan{&t.GrantedScopes}, listScan{&t.Audience},
+		listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active}
+	if kind == storage.TokenRefresh {
+		cols += ", access_signature"
+		dest = append(dest, &t.AccessSignature)
+	}
+	err = s.queryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE signature = $1 AND tenant_id = $2`, signature, tid).Scan(dest...)
+	return t, err
+}
+
+// DeactivateToken marks an active row inactive in one conditional statement;
+// ErrNotFound when there was no active row to change.
+func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	table, err := tokenTable(kind)
+	if err != nil {
+		return err
+	}
+	n, err := s.exec(ctx, `UPDATE `+table+` SET active = false WHERE signature = $1 AND tenant_id = $2 AND active`, signature, tid)
+	if err == nil && n == 0 {
+		return notFound("active " + string(kind))
+	}
+	return err
+}
+
+// DeleteToken removes a row (idempotent).
+func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	table, err := tokenTable(kind)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `DELETE FROM `+table+` WHERE signature = $1 AND tenant_id = $2`, signature, tid)
+	return err
+}
+
+// RevokeTokens ends every row of kind issued for requestID. Refresh tokens
+// are deactivated, not deleted, so a later reuse is still recognised.
+func (s *Store) RevokeTokens(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	table, err := tokenTable(kind)
+	if err != nil {
+		return 0, err
+	}
+	if kind == storage.TokenRefresh {
+		return s.exec(ctx, `UPDATE `+table+` SET active = false WHERE tenant_id = $1 AND request_id = $2 AND active`, tid, requestID)
+	}
+	return s.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND request_id = $2`, tid, requestID)
+}
+
+// UseJTI records a client assertion id until exp. The insert and the
+// replacement of an expired row are one statement, so two concurrent uses
+// of one jti cannot both succeed.
+func (s *Store) UseJTI(ctx context.Context, jtiHash string, exp time.Time) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.exec(ctx, `INSERT INTO oauth2_jti (tenant_id, jti_hash, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id, jti_hash) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE oauth2_jti.expires_at < $4`, tid, jtiHash, ts(exp), ts(s.now()))
+	if err == nil && n == 0 {
+		return fmt.Errorf("client assertion jti already used: %w", storage.ErrConflict)
+	}
+	return err
+}

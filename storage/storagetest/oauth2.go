@@ -1,0 +1,496 @@
+package storagetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/tenant"
+)
+
+// RunOAuth2 runs the conformance tests of the records behind the provider:
+// clients, users, sessions, flows, grants, keys and tokens.
+func RunOAuth2(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, storage.Store)
+	}{
+		{"Clients", testClients},
+		{"Users", testUsers},
+		{"LoginSessions", testLoginSessions},
+		{"Flows", testFlows},
+		{"Grants", testGrants},
+		{"SigningKeys", testSigningKeys},
+		{"Tokens", testTokens},
+		{"TenantIsolation", testTenantIsolation},
+		{"DeleteClientCascades", testDeleteClientCascades},
+		{"RaceDeactivateToken", testRaceDeactivate},
+		{"RaceRefreshRotation", testRaceRotation},
+		{"RaceFlowTransition", testRaceFlow},
+		{"RaceJTI", testRaceJTI},
+		{"RaceSameEmail", testRaceSameEmail},
+		{"RaceActiveKey", testRaceActiveKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// SampleClient is a valid confidential client.
+func SampleClient(id string) storage.Client {
+	return storage.Client{
+		ID: id, Name: "App " + id, SecretHash: []byte{1, 2, 3},
+		RedirectURIs: []string{"https://app.example.com/cb"}, PostLogoutRedirectURIs: []string{"https://app.example.com/bye"},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "profile", "offline_access"}, Audience: []string{"https://api.example.com"},
+		TokenEndpointAuthMethod: "client_secret_basic", IDTokenAlg: "RS256", AccessTokenFormat: "opaque",
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+// SampleUser is an active account.
+func SampleUser(id, email string) storage.User {
+	return storage.User{ID: id, Email: email, EmailNormalized: email, Name: "User " + id, Status: storage.StatusActive,
+		Resettable: true, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func sampleToken(sig, requestID, clientID string) storage.Token {
+	return storage.Token{Signature: sig, RequestID: requestID, ClientID: clientID, Subject: "u1",
+		RequestedAt: t0, ExpiresAt: t0.Add(time.Hour), Scopes: []string{"openid"}, GrantedScopes: []string{"openid"},
+		Audience: []string{}, GrantedAudience: []string{}, Form: "scope=openid", Session: []byte("sealed"), Active: true}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testClients(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	c := SampleClient("c1")
+	c.JWKS = []byte(`{"keys":[]}`)
+	must(t, s.CreateClient(ctx, c))
+	if err := s.CreateClient(ctx, c); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate client err = %v", err)
+	}
+	got, err := s.GetClient(ctx, "c1")
+	must(t, err)
+	c.TenantID = tenant.Default
+	if !jsonEqual(got.JWKS, c.JWKS) {
+		t.Fatalf("JWKS = %s, want %s", got.JWKS, c.JWKS)
+	}
+	got.JWKS = c.JWKS
+	if !reflect.DeepEqual(got, c) {
+		t.Fatalf("GetClient =\n%+v\nwant\n%+v", got, c)
+	}
+	pub := SampleClient("c2")
+	pub.SecretHash, pub.Public, pub.TokenEndpointAuthMethod, pub.JWKS = nil, true, "none", nil
+	must(t, s.CreateClient(ctx, pub))
+	got2, err := s.GetClient(ctx, "c2")
+	must(t, err)
+	if got2.SecretHash != nil || got2.JWKS != nil || !got2.Public {
+		t.Fatalf("public client = %+v", got2)
+	}
+	c.Name, c.RedirectURIs, c.UpdatedAt = "Renamed", []string{"https://a/cb", "https://b/cb"}, t0.Add(time.Hour)
+	must(t, s.UpdateClient(ctx, c))
+	got, _ = s.GetClient(ctx, "c1")
+	if got.Name != "Renamed" || len(got.RedirectURIs) != 2 || !got.UpdatedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after update = %+v", got)
+	}
+	list, err := s.ListClients(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListClients = %d, %v", len(list), err)
+	}
+	must(t, s.DeleteClient(ctx, "c2"))
+	if _, err := s.GetClient(ctx, "c2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleted client err = %v", err)
+	}
+	if err := s.DeleteClient(ctx, "c2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second delete err = %v", err)
+	}
+	if err := s.UpdateClient(ctx, SampleClient("nope")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("update missing err = %v", err)
+	}
+}
+
+func testUsers(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	u := SampleUser("u1", "ada@example.com")
+	u.Metadata = []byte(`{"plan":"pro"}`)
+	must(t, s.CreateUser(ctx, u))
+	dup := SampleUser("u2", "ada@example.com")
+	if err := s.CreateUser(ctx, dup); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate email err = %v", err)
+	}
+	noEmail := SampleUser("u3", "")
+	noEmail2 := SampleUser("u4", "")
+	must(t, s.CreateUser(ctx, noEmail))
+	must(t, s.CreateUser(ctx, noEmail2)) // NULL emails never collide
+	got, err := s.GetUserByEmail(ctx, "ada@example.com")
+	if err != nil || got.ID != "u1" || got.Name != "User u1" || string(got.Metadata) == "" {
+		t.Fatalf("GetUserByEmail = %+v, %v", got, err)
+	}
+	if _, err := s.GetUserByEmail(ctx, "nobody@example.com"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown email err = %v", err)
+	}
+	until := t0.Add(24 * time.Hour)
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusSuspended, "abuse", "admin@example.com", &until))
+	got, _ = s.GetUser(ctx, "u1")
+	if got.Status != storage.StatusSuspended || got.StatusReason != "abuse" || got.StatusUntil == nil || !got.StatusUntil.Equal(until) {
+		t.Fatalf("after SetUserStatus = %+v", got)
+	}
+	if err := s.SetUserStatus(ctx, "ghost", storage.StatusActive, "", "", nil); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("status of missing user err = %v", err)
+	}
+	must(t, s.SetCredential(ctx, storage.Credential{UserID: "u1", Type: storage.CredentialPassword, Secret: "$argon2id$v1"}))
+	must(t, s.SetCredential(ctx, storage.Credential{UserID: "u1", Type: storage.CredentialPassword, Secret: "$argon2id$v2"}))
+	c, err := s.GetCredential(ctx, "u1", storage.CredentialPassword)
+	if err != nil || c.Secret != "$argon2id$v2" {
+		t.Fatalf("GetCredential = %+v, %v", c, err)
+	}
+	if _, err := s.GetCredential(ctx, "u3", storage.CredentialPassword); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("missing credential err = %v", err)
+	}
+}
+
+func testLoginSessions(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	ls := storage.LoginSession{ID: "s1", TokenHash: []byte("hash-1"), UserID: "u1", AuthTime: t0, AMR: []string{"pwd"},
+		ACR: "1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateLoginSession(ctx, ls))
+	must(t, s.CreateLoginSession(ctx, storage.LoginSession{ID: "s2", TokenHash: []byte("hash-2"), UserID: "u1",
+		AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	got, err := s.GetLoginSessionByToken(ctx, []byte("hash-1"))
+	if err != nil || got.ID != "s1" || !reflect.DeepEqual(got.AMR, []string{"pwd"}) || got.RevokedAt != nil {
+		t.Fatalf("GetLoginSessionByToken = %+v, %v", got, err)
+	}
+	must(t, s.RevokeLoginSession(ctx, "s1", t0.Add(time.Minute)))
+	got, _ = s.GetLoginSession(ctx, "s1")
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("revoked session = %+v", got)
+	}
+	must(t, s.RevokeUserLoginSessions(ctx, "u1", t0.Add(2*time.Minute)))
+	got, _ = s.GetLoginSession(ctx, "s2")
+	if got.RevokedAt == nil {
+		t.Fatal("RevokeUserLoginSessions left a session open")
+	}
+	if _, err := s.GetLoginSessionByToken(ctx, []byte("nope")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown session err = %v", err)
+	}
+}
+
+func testFlows(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	f := storage.Flow{ID: "f1", ClientID: "c1", State: "login", DeviceHash: []byte("dev"), Data: []byte(`{"a":1}`),
+		CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
+	must(t, s.CreateFlow(ctx, f))
+	got, err := s.GetFlow(ctx, "f1")
+	if err != nil || got.State != "login" || string(got.DeviceHash) != "dev" || !got.ExpiresAt.Equal(f.ExpiresAt) {
+		t.Fatalf("GetFlow = %+v, %v", got, err)
+	}
+	f.State, f.Data = "consent", []byte(`{"a":2}`)
+	must(t, s.UpdateFlow(ctx, f, "login"))
+	if err := s.UpdateFlow(ctx, f, "login"); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("stale transition err = %v", err)
+	}
+	got, _ = s.GetFlow(ctx, "f1")
+	if got.State != "consent" {
+		t.Fatalf("state = %s", got.State)
+	}
+}
+
+func testGrants(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	if _, err := s.GetGrant(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("no grant err = %v", err)
+	}
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid"}}))
+	first, _ := s.GetGrant(ctx, "u1", "c1")
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid", "profile"}}))
+	g, err := s.GetGrant(ctx, "u1", "c1")
+	if err != nil || g.ID != first.ID || !reflect.DeepEqual(g.Scopes, []string{"openid", "profile"}) {
+		t.Fatalf("grant after upsert = %+v, %v (first id %s)", g, err, first.ID)
+	}
+	must(t, s.DeleteGrant(ctx, "u1", "c1"))
+	if err := s.DeleteGrant(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second DeleteGrant err = %v", err)
+	}
+}
+
+func testSigningKeys(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	k := func(kid, alg, state string, created time.Time) storage.SigningKey {
+		return storage.SigningKey{KID: kid, Alg: alg, State: state, PrivateKey: []byte("sealed-" + kid),
+			PublicJWK: []byte(`{"kid":"` + kid + `"}`), CreatedAt: created}
+	}
+	must(t, s.CreateSigningKey(ctx, k("rs-1", "RS256", storage.KeyActive, t0)))
+	must(t, s.CreateSigningKey(ctx, k("rs-2", "RS256", storage.KeyNext, t0.Add(time.Second))))
+	must(t, s.CreateSigningKey(ctx, k("es-1", "ES256", storage.KeyActive, t0)))
+	if err := s.CreateSigningKey(ctx, k("rs-3", "RS256", storage.KeyActive, t0)); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("second active RS256 key err = %v", err)
+	}
+	if err := s.CreateSigningKey(ctx, k("rs-4", "RS256", storage.KeyNext, t0)); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("second next RS256 key err = %v", err)
+	}
+	// Rotate: retire the active, promote the next.
+	exp := t0.Add(2 * time.Hour)
+	must(t, s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.TransitionSigningKey(ctx, "rs-1", storage.KeyActive, storage.KeyRetired, t0.Add(time.Hour), &exp); err != nil {
+			return err
+		}
+		return s.TransitionSigningKey(ctx, "rs-2", storage.KeyNext, storage.KeyActive, t0.Add(time.Hour), nil)
+	}))
+	if err := s.TransitionSigningKey(ctx, "rs-1", storage.KeyActive, storage.KeyRetired, t0, nil); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("stale transition err = %v", err)
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	states := map[string]storage.SigningKey{}
+	for _, key := range keys {
+		states[key.KID] = key
+	}
+	if states["rs-1"].State != storage.KeyRetired || states["rs-1"].ExpiresAt == nil || !states["rs-1"].ExpiresAt.Equal(exp) {
+		t.Errorf("rs-1 = %+v", states["rs-1"])
+	}
+	if states["rs-2"].State != storage.KeyActive || states["rs-2"].ActivatedAt == nil || string(states["rs-2"].PrivateKey) != "sealed-rs-2" {
+		t.Errorf("rs-2 = %+v", states["rs-2"])
+	}
+	must(t, s.DeleteSigningKey(ctx, "rs-1"))
+	if keys, _ := s.ListSigningKeys(ctx); len(keys) != 2 {
+		t.Errorf("%d keys after delete", len(keys))
+	}
+}
+
+func testTokens(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	for _, kind := range []storage.TokenKind{storage.TokenCode, storage.TokenAccess, storage.TokenRefresh, storage.TokenPKCE, storage.TokenOIDC} {
+		tok := sampleToken("sig-"+string(kind), "req-1", "c1")
+		if kind == storage.TokenRefresh {
+			tok.AccessSignature = "sig-access"
+		}
+		must(t, s.CreateToken(ctx, kind, tok))
+		if err := s.CreateToken(ctx, kind, tok); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("%s: duplicate signature err = %v", kind, err)
+		}
+		got, err := s.GetToken(ctx, kind, tok.Signature)
+		must(t, err)
+		if !reflect.DeepEqual(got, tok) {
+			t.Fatalf("%s: GetToken =\n%+v\nwant\n%+v", kind, got, tok)
+		}
+	}
+	must(t, s.DeactivateToken(ctx, storage.TokenCode, "sig-code"))
+	if err := s.DeactivateToken(ctx, storage.TokenCode, "sig-code"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second deactivate err = %v", err)
+	}
+	if got, _ := s.GetToken(ctx, storage.TokenCode, "sig-code"); got.Active {
+		t.Fatal("code still active")
+	}
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("sig-refresh-2", "req-1", "c1")))
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("sig-other", "req-2", "c1")))
+	n, err := s.RevokeTokens(ctx, storage.TokenRefresh, "req-1")
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeTokens(refresh) = %d, %v; want 2", n, err)
+	}
+	if got, err := s.GetToken(ctx, storage.TokenRefresh, "sig-refresh"); err != nil || got.Active {
+		t.Fatalf("revoked refresh token kept for reuse detection? %+v %v", got, err)
+	}
+	if got, _ := s.GetToken(ctx, storage.TokenRefresh, "sig-other"); !got.Active {
+		t.Fatal("another request's refresh token was revoked")
+	}
+	if n, err := s.RevokeTokens(ctx, storage.TokenAccess, "req-1"); err != nil || n != 1 {
+		t.Fatalf("RevokeTokens(access) = %d, %v", n, err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "sig-access"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("revoked access token err = %v", err)
+	}
+	must(t, s.DeleteToken(ctx, storage.TokenPKCE, "sig-pkce"))
+	must(t, s.DeleteToken(ctx, storage.TokenPKCE, "sig-pkce"))
+	if _, err := s.GetToken(ctx, storage.TokenPKCE, "sig-pkce"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleted pkce err = %v", err)
+	}
+	if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("sig-x", "r", "no-such-client")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("token of unknown client err = %v, want ErrConflict (foreign key)", err)
+	}
+	// JTI: one use until it expires.
+	must(t, s.UseJTI(ctx, "jti-1", time.Now().Add(time.Hour)))
+	if err := s.UseJTI(ctx, "jti-1", time.Now().Add(time.Hour)); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("replayed jti err = %v", err)
+	}
+	must(t, s.UseJTI(ctx, "jti-old", time.Now().Add(-time.Hour)))
+	must(t, s.UseJTI(ctx, "jti-old", time.Now().Add(time.Hour))) // expired: may be recorded again
+}
+
+func testTenantIsolation(t *testing.T, s storage.Store) {
+	a := Ctx(t)
+	must(t, s.CreateTenant(a, storage.Tenant{ID: "other", Name: "Other"}))
+	b := tenant.With(a, "other")
+	must(t, s.CreateClient(a, SampleClient("c1")))
+	must(t, s.CreateUser(a, SampleUser("u1", "same@example.com")))
+	must(t, s.CreateUser(b, SampleUser("u1", "same@example.com"))) // same id and email: another tenant
+	must(t, s.CreateToken(a, storage.TokenAccess, sampleToken("sig-a", "r", "c1")))
+	if _, err := s.GetClient(b, "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("client of tenant A visible in B: %v", err)
+	}
+	if _, err := s.GetToken(b, storage.TokenAccess, "sig-a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("token of tenant A visible in B: %v", err)
+	}
+	if err := s.DeactivateToken(b, storage.TokenAccess, "sig-a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("tenant B deactivated A's token: %v", err)
+	}
+	if n, _ := s.RevokeTokens(b, storage.TokenAccess, "r"); n != 0 {
+		t.Errorf("tenant B revoked %d of A's tokens", n)
+	}
+	if err := s.DeleteClient(b, "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("tenant B deleted A's client: %v", err)
+	}
+	if _, err := s.GetToken(a, storage.TokenAccess, "sig-a"); err != nil {
+		t.Errorf("tenant A lost its token: %v", err)
+	}
+	if _, err := s.GetClient(context.Background(), "c1"); !errors.Is(err, storage.ErrNoTenant) {
+		t.Errorf("unscoped GetClient err = %v, want ErrNoTenant", err)
+	}
+}
+
+func testDeleteClientCascades(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("sig-r", "r", "c1")))
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid"}}))
+	must(t, s.DeleteClient(ctx, "c1"))
+	if _, err := s.GetToken(ctx, storage.TokenRefresh, "sig-r"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("token outlived its client: %v", err)
+	}
+	if _, err := s.GetGrant(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("grant outlived its client: %v", err)
+	}
+}
+
+// race runs fn in n goroutines at once and returns their errors.
+func race(n int, fn func(i int) error) []error {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner checks that exactly one error is nil and the rest match loser.
+func oneWinner(t *testing.T, errs []error, loser error) {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, loser):
+			t.Errorf("loser err = %v, want %v", err, loser)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of %d goroutines won, want exactly 1", wins, len(errs))
+	}
+}
+
+const racers = 16
+
+func testRaceDeactivate(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateToken(ctx, storage.TokenCode, sampleToken("code", "r", "c1")))
+	oneWinner(t, race(racers, func(int) error { return s.DeactivateToken(ctx, storage.TokenCode, "code") }), storage.ErrNotFound)
+}
+
+// testRaceRotation is a refresh rotation as the provider does it: in one
+// transaction, deactivate the presented token and store its successor. Of N
+// concurrent rotations of one token exactly one may commit.
+func testRaceRotation(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("rt-0", "family", "c1")))
+	errs := race(racers, func(i int) error {
+		return s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.DeactivateToken(ctx, storage.TokenRefresh, "rt-0"); err != nil {
+				return err
+			}
+			if _, err := s.RevokeTokens(ctx, storage.TokenAccess, "family"); err != nil {
+				return err
+			}
+			if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken(fmt.Sprintf("at-%d", i), "family", "c1")); err != nil {
+				return err
+			}
+			return s.CreateToken(ctx, storage.TokenRefresh, sampleToken(fmt.Sprintf("rt-%d", i+1), "family", "c1"))
+		})
+	})
+	oneWinner(t, errs, storage.ErrNotFound)
+	successors := 0
+	for i := range racers {
+		if tok, err := s.GetToken(ctx, storage.TokenRefresh, fmt.Sprintf("rt-%d", i+1)); err == nil && tok.Active {
+			successors++
+		}
+	}
+	if successors != 1 {
+		t.Fatalf("%d successor refresh tokens survive, want 1 (the losers' must roll back)", successors)
+	}
+}
+
+func testRaceFlow(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateFlow(ctx, storage.Flow{ID: "f", ClientID: "c1", State: "consented", DeviceHash: []byte("d"),
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	oneWinner(t, race(racers, func(int) error {
+		return s.UpdateFlow(ctx, storage.Flow{ID: "f", State: "done"}, "consented")
+	}), storage.ErrConflict)
+}
+
+func testRaceJTI(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	exp := time.Now().Add(time.Hour)
+	oneWinner(t, race(racers, func(int) error { return s.UseJTI(ctx, "jti", exp) }), storage.ErrConflict)
+}
+
+func testRaceSameEmail(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	oneWinner(t, race(racers, func(i int) error {
+		return s.CreateUser(ctx, SampleUser(fmt.Sprintf("u%d", i), "same@example.com"))
+	}), storage.ErrConflict)
+}
+
+func testRaceActiveKey(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	oneWinner(t, race(racers, func(i int) error {
+		return s.CreateSigningKey(ctx, storage.SigningKey{KID: fmt.Sprintf("k%d", i), Alg: "RS256", State: storage.KeyActive,
+			PrivateKey: []byte("x"), PublicJWK: []byte(`{}`), CreatedAt: t0})
+	}), storage.ErrConflict)
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
