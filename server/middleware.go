@@ -157,7 +157,13 @@ func (s *Server) readyGate(next http.Handler) http.Handler {
 func (s *Server) tenantRouter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec, _ := w.(*recorder)
-		rest, ok := strings.CutPrefix(r.URL.Path, "/t/")
+		path := r.URL.Path
+		// RFC 8414 §3: the metadata of issuer https://host/t/acme lives at
+		// /.well-known/oauth-authorization-server/t/acme (path insertion).
+		if id, ok := strings.CutPrefix(path, "/.well-known/oauth-authorization-server/t/"); ok && !strings.Contains(id, "/") {
+			path = "/t/" + id + "/.well-known/oauth-authorization-server"
+		}
+		rest, ok := strings.CutPrefix(path, "/t/")
 		if !ok {
 			if rec != nil {
 				rec.tenant = tenant.Default

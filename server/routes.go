@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/pages"
 	"github.com/gatehouse/gatehouse/web"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -13,6 +14,10 @@ import (
 // JSON API, served per tenant.
 func (s *Server) publicHandler() http.Handler {
 	mux := http.NewServeMux()
+	s.svc.Provider.Register(mux)
+	s.svc.loginHandler(s.log).Register(mux)
+	s.svc.consentHandler(s.log).Register(mux)
+	mux.Handle("GET /static/", pages.Static())
 	mux.HandleFunc("/", web.Fallback(mux, s.log))
 	return s.common("public", s.securityHeaders(s.readyGate(s.tenantRouter(routeOf(mux)))))
 }

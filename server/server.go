@@ -38,6 +38,7 @@ type Server struct {
 	now     func() time.Time
 	store   storage.Store
 	keys    *keyring.Keyring
+	svc     *Services
 	metrics *metrics
 	proxies []*net.IPNet
 
@@ -75,6 +76,10 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("GATEHOUSE_SECRET: %w", err)
 	}
 	if s.store, err = OpenStore(cfg, s.log, s.now); err != nil {
+		return nil, err
+	}
+	if s.svc, err = NewServices(cfg, s.store, s.keys, s.log, s.now); err != nil {
+		_ = s.store.Close()
 		return nil, err
 	}
 	s.metrics = newMetrics()
@@ -134,6 +139,9 @@ func hostPort(a net.Addr) string {
 
 // Store is the server's store (for in-process tests and admin commands).
 func (s *Server) Store() storage.Store { return s.store }
+
+// Services are the server's services (for in-process tests).
+func (s *Server) Services() *Services { return s.svc }
 
 // Ready reports whether start-up finished (database up, migrations current).
 func (s *Server) Ready() bool { return s.ready.Load() }

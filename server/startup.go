@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/logging"
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/tenant"
 )
 
 // ErrPendingMigrations is returned by Run when GATEHOUSE_AUTO_MIGRATE=false
@@ -25,6 +27,7 @@ func (s *Server) startup(ctx context.Context) error {
 		if err == nil {
 			s.ready.Store(true)
 			s.log.InfoContext(ctx, "database ready", "backend", s.store.Backend())
+			go s.maintainKeys(ctx)
 			return nil
 		}
 		if errors.Is(err, ErrPendingMigrations) || ctx.Err() != nil {
@@ -76,4 +79,33 @@ func migrationNames(ms []storage.MigrationStatus) string {
 		names[i] = m.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// maintainKeys runs key maintenance for every tenant at start and then every
+// minute: missing keys are created, due keys rotated, expired ones deleted.
+// Several replicas may run it at once; the store's conditional statements
+// let one of them win each step.
+func (s *Server) maintainKeys(ctx context.Context) {
+	log := logging.Area(s.log, "keys")
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		tenants, err := s.store.ListTenants(tenant.With(ctx, tenant.Default))
+		if err != nil {
+			log.WarnContext(ctx, "key maintenance: list tenants", "err", err)
+		}
+		for _, t := range tenants {
+			if t.Disabled {
+				continue
+			}
+			if err := s.svc.Provider.Keys.Maintain(tenant.With(ctx, t.ID), s.cfg.Tokens.KeyRotationPeriod); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "key maintenance", "tenant_id", t.ID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -29,3 +29,16 @@ var idPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 // ValidID reports whether id can name a tenant: 1 to 63 lower-case letters,
 // digits and inner hyphens, so it is safe in a URL path segment (/t/{id}/).
 func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// PathPrefix is the URL path prefix under which a tenant is served: "" for
+// the default tenant, "/t/{id}" for the others.
+func PathPrefix(id string) string {
+	if id == "" || id == Default {
+		return ""
+	}
+	return "/t/" + id
+}
+
+// Issuer returns the issuer URL of a tenant given the configured base
+// issuer (the default tenant's).
+func Issuer(base, id string) string { return base + PathPrefix(id) }

@@ -1,0 +1,206 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Store is what the login service needs from storage.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	CreateUser(ctx context.Context, u storage.User) error
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	GetUserByEmail(ctx context.Context, normalized string) (storage.User, error)
+	SetCredential(ctx context.Context, c storage.Credential) error
+	GetCredential(ctx context.Context, userID, typ string) (storage.Credential, error)
+	CreateLoginSession(ctx context.Context, s storage.LoginSession) error
+	GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (storage.LoginSession, error)
+	RevokeLoginSession(ctx context.Context, id string, at time.Time) error
+	AppendEvent(ctx context.Context, e storage.Event) error
+}
+
+// PasswordPolicy bounds new passwords (NIST SP 800-63B: length, no
+// composition rules, no silent truncation).
+type PasswordPolicy struct {
+	Min, Max int // in characters after NFC normalisation
+}
+
+// DefaultPasswordPolicy allows 8 to 256 characters.
+var DefaultPasswordPolicy = PasswordPolicy{Min: 8, Max: 256}
+
+// Service is accounts and authentication.
+type Service struct {
+	Store      Store
+	Hasher     *Hasher
+	Policy     PasswordPolicy
+	Now        func() time.Time
+	Log        *slog.Logger
+	SessionTTL time.Duration
+}
+
+// NormalizeEmail returns the comparison form of an email address, or
+// INVALID_EMAIL.
+func NormalizeEmail(email string) (string, error) {
+	email = strings.TrimSpace(email)
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") {
+		return "", catalog.InvalidEmail.WithDetail("field", "email")
+	}
+	return strings.ToLower(norm.NFC.String(email)), nil
+}
+
+// CheckPassword applies the policy to a new password.
+func (p PasswordPolicy) CheckPassword(password, email string) error {
+	n := utf8.RuneCountInString(norm.NFC.String(password))
+	switch {
+	case n < p.Min:
+		return catalog.InvalidPassword.WithDetail("reason", "too_short").WithDetail("min", p.Min).WithDetail("max", p.Max)
+	case n > p.Max:
+		return catalog.InvalidPassword.WithDetail("reason", "too_long").WithDetail("min", p.Min).WithDetail("max", p.Max)
+	case email != "" && strings.EqualFold(strings.TrimSpace(password), strings.TrimSpace(email)):
+		return catalog.InvalidPassword.WithDetail("reason", "contains_identifier")
+	}
+	return nil
+}
+
+// NewUser is what CreateUser needs.
+type NewUser struct {
+	Email         string
+	Password      string
+	EmailVerified bool
+	Name          string
+}
+
+// CreateUser creates an account with a password, recording
+// user.registered in the same transaction.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (storage.User, error) {
+	normalized, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if err := s.Policy.CheckPassword(in.Password, in.Email); err != nil {
+		return storage.User{}, err
+	}
+	hash, err := s.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return storage.User{}, err
+	}
+	now := s.Now().UTC()
+	u := storage.User{
+		ID: uuid.Must(uuid.NewV7()).String(), Email: strings.TrimSpace(in.Email), EmailNormalized: normalized,
+		EmailVerified: in.EmailVerified, Name: in.Name, Status: storage.StatusActive, Resettable: true,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.Store.CreateUser(ctx, u); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				return catalog.EmailAlreadyExists.WithDetail("providers", []string{"password"}).Wrap(err)
+			}
+			return err
+		}
+		if err := s.Store.SetCredential(ctx, storage.Credential{UserID: u.ID, Type: storage.CredentialPassword, Secret: hash}); err != nil {
+			return err
+		}
+		return events.Record(ctx, s.Store, events.UserRegistered, u.ID, map[string]any{"method": "admin"})
+	})
+	return u, err
+}
+
+// StatusError returns the catalog error for an account that may not sign
+// in, or nil for an active one. A suspension or lock whose end has passed
+// counts as active.
+func StatusError(u storage.User, now time.Time) error {
+	expired := u.StatusUntil != nil && !now.Before(*u.StatusUntil)
+	switch u.Status {
+	case storage.StatusActive:
+		return nil
+	case storage.StatusInactive:
+		return catalog.AccountInactive
+	case storage.StatusBanned:
+		return catalog.AccountBanned
+	case storage.StatusSuspended:
+		if expired {
+			return nil
+		}
+		e := catalog.AccountSuspended
+		if u.StatusUntil != nil {
+			e = e.WithDetail("until", u.StatusUntil.UTC().Format(time.RFC3339))
+		}
+		return e
+	case storage.StatusLocked:
+		if expired {
+			return nil
+		}
+		e := catalog.AccountLocked
+		if u.StatusUntil != nil {
+			e = e.WithDetail("until", u.StatusUntil.UTC().Format(time.RFC3339))
+		}
+		return e
+	}
+	return catalog.AccountInactive
+}
+
+// Active returns the account if it exists and may use its tokens and
+// sessions now; USER_NOT_FOUND or the status error otherwise.
+func (s *Service) Active(ctx context.Context, userID string) (storage.User, error) {
+	u, err := s.Store.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, catalog.UserNotFound.Wrap(err)
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, StatusError(u, s.Now())
+}
+
+// Authenticate checks an email and password. Unknown accounts, accounts
+// without a password and wrong passwords are one answer,
+// INVALID_CREDENTIALS, after the same argon2id work; the status of an
+// account is only revealed once its password was proven.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (storage.User, error) {
+	var u storage.User
+	var encoded string
+	normalized, err := NormalizeEmail(email)
+	if err == nil {
+		u, err = s.Store.GetUserByEmail(ctx, normalized)
+		if err == nil {
+			var c storage.Credential
+			c, err = s.Store.GetCredential(ctx, u.ID, storage.CredentialPassword)
+			encoded = c.Secret
+		}
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, catalog.InvalidEmail) {
+		return u, err
+	}
+	ok, rehash, verr := s.Hasher.Verify(ctx, encoded, password)
+	if verr != nil {
+		return u, verr
+	}
+	if !ok || err != nil {
+		// Recorded for unknown accounts too (empty subject), so both cases
+		// cost the same write.
+		_ = events.Record(ctx, s.Store, events.LoginFailed, u.ID, map[string]any{"method": "password", "reason": "invalid_credentials"})
+		return storage.User{}, catalog.InvalidCredentials
+	}
+	if err := StatusError(u, s.Now()); err != nil {
+		_ = events.Record(ctx, s.Store, events.LoginFailed, u.ID, map[string]any{"method": "password", "reason": "status_" + u.Status})
+		return storage.User{}, err
+	}
+	if rehash {
+		if h, err := s.Hasher.Hash(ctx, password); err == nil {
+			_ = s.Store.SetCredential(ctx, storage.Credential{UserID: u.ID, Type: storage.CredentialPassword, Secret: h})
+		}
+	}
+	return u, nil
+}

@@ -1,0 +1,105 @@
+package login
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/flow"
+	"github.com/gatehouse/gatehouse/pages"
+	"github.com/gatehouse/gatehouse/tenant"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Password-only sign-in: amr "pwd" (RFC 8176) and acr "1" (one factor).
+var passwordAMR = []string{"pwd"}
+
+const passwordACR = "1"
+
+// Handler serves the login step of a pending authorization.
+type Handler struct {
+	Service  *Service
+	Sessions *Sessions
+	Flows    *flow.Service
+	Pages    *pages.Renderer
+	Cookies  web.Cookies
+	CSRF     web.CSRF
+	Log      *slog.Logger
+}
+
+// Register mounts the login page on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", h.show)
+	mux.HandleFunc("POST /login", h.submit)
+}
+
+type loginView struct {
+	Flow       string
+	ClientName string
+	Email      string
+}
+
+func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
+	device := h.Cookies.ExistingDevice(r)
+	f, err := h.Flows.Load(r.Context(), r.URL.Query().Get("flow"), device)
+	if err != nil {
+		h.Pages.RenderError(w, r, err, "")
+		return
+	}
+	if f.State != flow.Login {
+		h.resume(w, r, f.ID)
+		return
+	}
+	h.Pages.Render(w, r, pages.Login, h.CSRF.Token(device, "login:"+f.ID),
+		loginView{Flow: f.ID, ClientName: f.ClientName, Email: f.LoginHint}, nil)
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		h.Pages.RenderError(w, r, catalog.InvalidRequest.Wrap(err), "")
+		return
+	}
+	device := h.Cookies.ExistingDevice(r)
+	f, err := h.Flows.Load(ctx, r.PostForm.Get("flow"), device)
+	if err != nil {
+		h.Pages.RenderError(w, r, err, "")
+		return
+	}
+	csrf := h.CSRF.Token(device, "login:"+f.ID)
+	view := loginView{Flow: f.ID, ClientName: f.ClientName, Email: r.PostForm.Get("email")}
+	if !h.CSRF.Check(device, "login:"+f.ID, r.PostForm.Get("csrf_token")) {
+		h.Pages.Render(w, r, pages.Login, csrf, view, catalog.InvalidRequest.WithDetail("field", "csrf_token").
+			WithMessage("The form expired. Please try again."))
+		return
+	}
+	if f.State != flow.Login {
+		h.resume(w, r, f.ID)
+		return
+	}
+	u, err := h.Service.Authenticate(ctx, r.PostForm.Get("email"), r.PostForm.Get("password"))
+	if err != nil {
+		h.Pages.Render(w, r, pages.Login, csrf, view, err)
+		return
+	}
+	ls, err := h.Sessions.Start(ctx, w, r, u, passwordAMR, passwordACR)
+	if err != nil {
+		h.Pages.Render(w, r, pages.Login, csrf, view, err)
+		return
+	}
+	if err := f.Authenticated(u.ID, u.Email, ls.ID, ls.AuthTime, ls.AMR, ls.ACR); err != nil {
+		h.Pages.RenderError(w, r, flow.ErrInvalid.Wrap(err), "")
+		return
+	}
+	if err := h.Flows.Save(ctx, f, flow.Login); err != nil {
+		h.Pages.RenderError(w, r, err, "")
+		return
+	}
+	h.resume(w, r, f.ID)
+}
+
+// resume hands the flow back to the provider (303 after a POST, never 307).
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request, flowID string) {
+	tid, _ := tenant.From(r.Context())
+	http.Redirect(w, r, tenant.PathPrefix(tid)+"/oauth2/auth/resume?flow="+flowID, http.StatusSeeOther)
+}

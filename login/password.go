@@ -1,0 +1,140 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Argon2Params are the argon2id cost parameters. They are stored in every
+// hash (PHC string), so raising them later only affects new hashes; old
+// ones are re-hashed on the next successful login.
+type Argon2Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	KeyLen  uint32
+	SaltLen uint32
+}
+
+// DefaultArgon2 follows OWASP's argon2id recommendation (19 MiB, t=2,
+// p=1): with the hashing limit below, a login burst cannot exhaust memory.
+var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// Hasher hashes and verifies passwords with argon2id, at most Limit at a
+// time: each hash holds Memory KiB while it runs, so unbounded concurrency
+// would let a burst of sign-ins exhaust memory. Callers that cannot get a
+// slot within Wait get RATE_LIMITED (429), never a 500.
+type Hasher struct {
+	Params Argon2Params
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string
+}
+
+// NewHasher returns a Hasher allowing limit concurrent hashes (default
+// GOMAXPROCS) and queueing callers up to wait (default 5s).
+func NewHasher(p Argon2Params, limit int, wait time.Duration) *Hasher {
+	if limit <= 0 {
+		limit = runtime.GOMAXPROCS(0)
+	}
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	h := &Hasher{Params: p, slots: make(chan struct{}, limit), wait: wait}
+	h.dummy = h.hash([]byte("gatehouse-dummy-password"))
+	return h
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return catalog.RateLimited.WithRetryAfter(1).WithMessage("Too many sign-ins at once. Try again in a moment.")
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// normalize applies NFC, so the same password typed on different systems
+// hashes the same (NIST SP 800-63B §5.1.1.2). Nothing is truncated.
+func normalize(password string) []byte { return []byte(norm.NFC.String(password)) }
+
+// Hash returns the PHC string of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(normalize(password)), nil
+}
+
+func (h *Hasher) hash(pw []byte) string {
+	p := h.Params
+	salt := make([]byte, p.SaltLen)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Verify reports whether password matches the PHC string encoded, in
+// constant time, and whether the hash should be upgraded (weaker
+// parameters than the current ones). An empty encoded verifies against a
+// dummy hash, so an unknown account costs the same time as a known one.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
+	if encoded == "" {
+		encoded = h.dummy
+	}
+	p, salt, want, err := parsePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	got := argon2.IDKey(normalize(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	h.release()
+	ok = subtle.ConstantTimeCompare(got, want) == 1 && encoded != h.dummy
+	rehash = p.Memory < h.Params.Memory || p.Time < h.Params.Time
+	return ok, rehash, nil
+}
+
+var errBadHash = errors.New("login: malformed argon2id hash")
+
+func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(key) < 16 || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,319 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/flow"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/tenant"
+	"github.com/gatehouse/gatehouse/web"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// authorize is the authorization endpoint (RFC 6749 §4.1.1, OIDC Core
+// §3.1.2). It validates the request with fosite, then either completes it
+// at once (a valid browser session and remembered consent: single sign-on)
+// or stores it server-side as a flow bound to this browser and sends the
+// browser to the login or consent step, which hand back to resume.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	req, err := parseAuthorizeExtras(ar)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if h := ar.GetRequestForm().Get("id_token_hint"); h != "" {
+		if req.hintSubject, err = p.hintSubject(ctx, h); err != nil {
+			p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The id_token_hint is not a valid ID token of this issuer.").WithWrap(err))
+			return
+		}
+	}
+	c := ar.GetClient().(*client)
+	now := p.Now().UTC()
+	f := &flow.Flow{
+		ClientID: c.ID, ClientName: c.Name, Request: maps.Clone(ar.GetRequestForm()), RequestedAt: now.Truncate(time.Second),
+		Scopes: ar.GetRequestedScopes(), LoginHint: ar.GetRequestForm().Get("login_hint"), ForceConsent: req.has("consent"),
+	}
+	sess, err := p.Sessions.Current(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	needLogin := sess == nil || req.has("login") ||
+		(req.maxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second) ||
+		(req.hintSubject != "" && req.hintSubject != sess.UserID)
+	if needLogin {
+		f.ForceLogin = sess != nil
+		if req.has("none") {
+			p.redirectError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in, or must sign in again."))
+			return
+		}
+		if err := p.Flows.Start(ctx, f, p.Cookies.Device(w, r)); err != nil {
+			p.authorizeError(w, r, ar, err)
+			return
+		}
+		p.redirectTo(w, r, "/login?flow="+f.ID)
+		return
+	}
+	if err := f.Authenticated(sess.UserID, sess.User.Email, sess.ID, sess.AuthTime, sess.AMR, sess.ACR); err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	p.advance(w, r, ar, c, f, false, req.has("none"))
+}
+
+// authorizeExtras are the parameters fosite leaves to us.
+type authorizeExtras struct {
+	prompt      []string
+	maxAge      int // -1 when absent
+	hintSubject string
+}
+
+func (a authorizeExtras) has(prompt string) bool { return slices.Contains(a.prompt, prompt) }
+
+func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error) {
+	form := ar.GetRequestForm()
+	a := authorizeExtras{prompt: fosite.RemoveEmpty(strings.Split(form.Get("prompt"), " ")), maxAge: -1}
+	if form.Get("redirect_uri") == "" {
+		return a, fosite.ErrInvalidRequest.WithHint("The redirect_uri parameter is required.")
+	}
+	for _, v := range a.prompt {
+		if v != "none" && v != "login" && v != "consent" {
+			return a, fosite.ErrInvalidRequest.WithHintf("Unsupported prompt value %q.", v)
+		}
+	}
+	if a.has("none") && len(a.prompt) > 1 {
+		return a, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	if v := form.Get("max_age"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return a, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
+		}
+		a.maxAge = n
+	}
+	return a, nil
+}
+
+// hintSubject verifies an id_token_hint (expired ones are fine, OIDC Core
+// §3.1.2.1) and returns its subject.
+func (p *Provider) hintSubject(ctx context.Context, hint string) (string, error) {
+	tok, err := p.signer.Decode(ctx, hint)
+	var ve *jwt.ValidationError
+	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && tok != nil && tok.Claims != nil) {
+		return "", err
+	}
+	if iss, _ := tok.Claims["iss"].(string); iss != p.issuer(ctx) {
+		return "", errors.New("id_token_hint from another issuer")
+	}
+	sub, _ := tok.Claims["sub"].(string)
+	if sub == "" {
+		return "", errors.New("id_token_hint has no subject")
+	}
+	return sub, nil
+}
+
+// advance moves an authenticated flow on: to the consent page, or, when
+// consent is remembered or not needed (first-party client), to the code.
+// stored says whether the flow exists in the database already (flows that
+// complete in one request are never stored).
+func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, stored, promptNone bool) {
+	ctx := r.Context()
+	covered := false
+	if !c.SkipConsent && !f.ForceConsent {
+		var err error
+		if covered, err = p.Grants.Covers(ctx, f.UserID, c.ID, f.Scopes); err != nil {
+			p.authorizeError(w, r, ar, err)
+			return
+		}
+	}
+	if !c.SkipConsent && !covered {
+		if promptNone {
+			p.redirectError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this application."))
+			return
+		}
+		if !stored {
+			if err := p.Flows.Start(ctx, f, p.Cookies.Device(w, r)); err != nil {
+				p.authorizeError(w, r, ar, err)
+				return
+			}
+		}
+		p.redirectTo(w, r, "/consent?flow="+f.ID)
+		return
+	}
+	if c.SkipConsent {
+		// First-party: no page, but the grant is recorded, so a refresh can
+		// still check it exists (and revoking it still works).
+		if err := p.Grants.Remember(ctx, f.UserID, c.ID, f.Scopes, true); err != nil {
+			p.authorizeError(w, r, ar, err)
+			return
+		}
+	}
+	from := f.State
+	if err := f.Consented(f.Scopes); err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if stored {
+		if err := p.Flows.Save(ctx, f, from); err != nil {
+			p.authorizeError(w, r, ar, err)
+			return
+		}
+	}
+	p.finish(w, r, ar, c, f, stored)
+}
+
+// resume continues a stored flow after the login or consent step. Only the
+// flow id comes from the browser: the request is rebuilt from the stored
+// parameters and validated by fosite again against the client as it is now.
+func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, err := p.Flows.Load(ctx, r.URL.Query().Get("flow"), p.Cookies.ExistingDevice(r))
+	if err != nil {
+		p.Pages.RenderError(w, r, err, "")
+		return
+	}
+	ar, err := p.rebuild(r, f)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	c := ar.GetClient().(*client)
+	switch f.State {
+	case flow.Login:
+		p.redirectTo(w, r, "/login?flow="+f.ID)
+	case flow.Consent:
+		p.advance(w, r, ar, c, f, true, false)
+	case flow.Ready:
+		p.finish(w, r, ar, c, f, true)
+	case flow.Denied:
+		if err := f.Finish(); err == nil {
+			err = p.Flows.Save(ctx, f, flow.Denied)
+		}
+		if err != nil {
+			p.Pages.RenderError(w, r, err, "")
+			return
+		}
+		p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+	default:
+		p.Pages.RenderError(w, r, flow.ErrInvalid, "")
+	}
+}
+
+// rebuild re-parses the stored authorization request.
+func (p *Provider) rebuild(r *http.Request, f *flow.Flow) (fosite.AuthorizeRequester, error) {
+	u := *r.URL
+	u.RawQuery = url.Values(f.Request).Encode()
+	stored := r.Clone(r.Context())
+	stored.Method, stored.URL, stored.Body, stored.Form, stored.PostForm = http.MethodGet, &u, http.NoBody, nil, nil
+	stored.Header.Del("Content-Type")
+	return p.oauth.NewAuthorizeRequest(r.Context(), stored)
+}
+
+// finish issues the code for a consented flow: the account must still be
+// able to sign in; the flow is marked done in the same transaction that
+// stores the code, so one flow yields at most one code.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, stored bool) {
+	ctx := r.Context()
+	u, err := p.Accounts.Active(ctx, f.UserID)
+	if err != nil {
+		if errors.Is(err, storage.ErrUnavailable) {
+			p.authorizeError(w, r, ar, err)
+			return
+		}
+		p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("This account cannot sign in.").WithWrap(err))
+		return
+	}
+	for _, s := range f.GrantedScopes {
+		ar.GrantScope(s)
+	}
+	grantAudience(ar, c)
+	requestID := f.ID
+	if !stored {
+		requestID = web.RandomToken(24)
+	}
+	ar.SetID(requestID)
+	sess := p.userSession(ctx, ar, c, u, f)
+	var resp fosite.AuthorizeResponder
+	err = p.Store.InTx(ctx, func(ctx context.Context) error {
+		if stored {
+			from := f.State
+			if err := f.Finish(); err != nil {
+				return flow.ErrInvalid.Wrap(err)
+			}
+			if err := p.Flows.Save(ctx, f, from); err != nil {
+				return err
+			}
+		}
+		var err error
+		resp, err = p.oauth.NewAuthorizeResponse(ctx, ar, sess)
+		return err
+	})
+	if err != nil {
+		var ce *catalog.Error
+		if errors.As(err, &ce) && !errors.Is(err, storage.ErrUnavailable) {
+			p.Pages.RenderError(w, r, err, "")
+			return
+		}
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", p.issuer(ctx))
+	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// grantAudience grants the requested audiences (fosite checked them against
+// the client's), or all of the client's when none was requested, so RFC 9068
+// access tokens always carry an aud.
+func grantAudience(ar fosite.Requester, c *client) {
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = c.Audience
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+}
+
+// userSession builds the session of a user grant: the ID token claims
+// (iss, sub, aud, azp, auth_time, nonce, acr, amr, sid and the claims the
+// scopes release) and the algorithm of the client's tokens.
+func (p *Provider) userSession(ctx context.Context, ar fosite.Requester, c *client, u storage.User, f *flow.Flow) *Session {
+	iss := p.issuer(ctx)
+	extra := userClaims(u, ar.GetGrantedScopes())
+	extra["azp"] = c.ID
+	if f.SessionID != "" {
+		extra["sid"] = f.SessionID
+	}
+	claims := &jwt.IDTokenClaims{
+		Issuer: iss, Subject: u.ID, Audience: []string{c.ID}, AuthTime: f.AuthTime, RequestedAt: f.RequestedAt,
+		Nonce: ar.GetRequestForm().Get("nonce"), AuthenticationMethodsReferences: f.AMR,
+		AuthenticationContextClassReference: f.ACR, Extra: extra,
+	}
+	return &Session{
+		DefaultSession: &openid.DefaultSession{Claims: claims, Headers: &jwt.Headers{Extra: map[string]any{}}, Subject: u.ID, Username: u.Email},
+		ClientID:       c.ID, UserID: u.ID, SessionID: f.SessionID, Alg: c.IDTokenAlg, Issuer: iss,
+	}
+}
+
+// redirectTo sends the browser to a page of the ctx tenant (303).
+func (p *Provider) redirectTo(w http.ResponseWriter, r *http.Request, path string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, tenant.PathPrefix(tenantID(r.Context()))+path, http.StatusSeeOther)
+}

@@ -1,0 +1,124 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/web"
+	"github.com/ory/fosite"
+)
+
+// protocolError is the RFC 6749 error body, with the catalog code as the
+// extra member error_code where one applies.
+type protocolError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	Code        string `json:"error_code,omitempty"`
+	status      int
+}
+
+// errTemporarilyUnavailable is what a storage outage becomes on protocol
+// endpoints: 503, never a 200 or a 500.
+var errTemporarilyUnavailable = fosite.ErrTemporarilyUnavailable.WithDescription("The service is temporarily unavailable. Try again shortly.")
+
+// toProtocol turns any error into the RFC error to show. The description is
+// fosite's description plus hint (safe), never its debug text.
+func toProtocol(err error, code catalog.Code) protocolError {
+	if errors.Is(err, storage.ErrUnavailable) {
+		e := errTemporarilyUnavailable
+		return protocolError{Error: e.ErrorField, Description: e.GetDescription(), Code: string(catalog.ServiceUnavailable.Code), status: http.StatusServiceUnavailable}
+	}
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) {
+		rfc = fosite.ErrServerError
+	}
+	if rfc.CodeField == http.StatusInternalServerError || rfc.ErrorField == fosite.ErrServerError.ErrorField {
+		rfc = fosite.ErrServerError
+		code = catalog.Internal.Code
+	}
+	return protocolError{Error: rfc.ErrorField, Description: rfc.GetDescription(), Code: string(code), status: rfc.CodeField}
+}
+
+// logProtocol logs err once: 5xx at error with the cause, the rest at debug.
+func (p *Provider) logProtocol(ctx context.Context, endpoint string, pe protocolError, err error) {
+	attrs := []any{"endpoint", endpoint, "request_id", web.RequestID(ctx), "error", pe.Error, "err", err}
+	if pe.status >= 500 {
+		p.Log.ErrorContext(ctx, "protocol request failed", attrs...)
+	} else {
+		p.Log.DebugContext(ctx, "protocol request refused", attrs...)
+	}
+}
+
+// writeJSONError writes a protocol error as JSON (token, introspection,
+// revocation, userinfo), with no-store and, for a failed HTTP Basic client
+// authentication, WWW-Authenticate (RFC 6749 §5.2).
+func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, endpoint string, err error, code catalog.Code) {
+	pe := toProtocol(err, code)
+	p.logProtocol(r.Context(), endpoint, pe, err)
+	h := w.Header()
+	if pe.Error == fosite.ErrInvalidClient.ErrorField {
+		pe.status = http.StatusUnauthorized
+		if _, _, basic := r.BasicAuth(); basic {
+			h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+		}
+	}
+	if pe.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "2")
+	}
+	writeJSON(w, pe.status, pe)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// redirectError sends an authorization error back to the client's
+// (validated) redirect URI with state and iss (RFC 6749 §4.1.2.1, RFC 9207).
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	pe := toProtocol(err, "")
+	p.logProtocol(r.Context(), "authorize", pe, err)
+	u := *ar.GetRedirectURI()
+	q := u.Query()
+	q.Set("error", pe.Error)
+	if pe.Description != "" {
+		q.Set("error_description", pe.Description)
+	}
+	if st := ar.GetState(); st != "" {
+		q.Set("state", st)
+	}
+	q.Set("iss", p.issuer(r.Context()))
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// authorizeError answers a failed authorization request: to the client's
+// redirect URI when fosite validated it, else (unknown client, unregistered
+// redirect URI) with an error page and never a redirect.
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if ar != nil && ar.IsRedirectURIValid() && ar.GetRedirectURI() != nil && !errors.Is(err, storage.ErrUnavailable) {
+		p.redirectError(w, r, ar, err)
+		return
+	}
+	pe := toProtocol(err, "")
+	var ce *catalog.Error
+	switch {
+	case errors.As(err, &ce):
+	case errors.Is(err, storage.ErrUnavailable):
+		ce = catalog.ServiceUnavailable.WithRetryAfter(2).Wrap(err)
+	case pe.status >= 500:
+		ce = catalog.Internal.Wrap(err)
+	default:
+		ce = catalog.InvalidRequest.WithMessage("The application sent an invalid sign-in request: " + pe.Description).Wrap(err)
+	}
+	p.Pages.RenderError(w, r, ce, "")
+}

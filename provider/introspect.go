@@ -1,0 +1,91 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/ory/fosite"
+)
+
+// introspect is RFC 7662 token introspection. The caller must authenticate
+// as a client with HTTP Basic (a bearer token is not enough: a token holder
+// must not be able to probe other tokens). A token is active only if fosite
+// finds it valid and its account may still sign in, so a suspended user's
+// tokens answer {"active":false} at once. A storage outage is 503, never
+// {"active":false}.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if _, _, ok := r.BasicAuth(); !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+		p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithHint("Introspection requires client authentication with HTTP Basic."), "")
+		return
+	}
+	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
+	switch {
+	case err == nil:
+	case errors.Is(err, storage.ErrUnavailable):
+		p.writeJSONError(w, r, "introspect", err, "")
+		return
+	case errors.Is(err, fosite.ErrRequestUnauthorized), errors.Is(err, fosite.ErrInvalidClient):
+		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+		p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "")
+		return
+	case errors.Is(err, fosite.ErrInvalidRequest):
+		p.writeJSONError(w, r, "introspect", err, "")
+		return
+	default:
+		p.Log.DebugContext(ctx, "introspection: inactive token", "err", err)
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	ar := ir.GetAccessRequester()
+	sess, _ := ar.GetSession().(*Session)
+	if sess == nil {
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	if sess.UserID != "" {
+		if _, err := p.Accounts.Active(ctx, sess.UserID); err != nil {
+			if errors.Is(err, storage.ErrUnavailable) {
+				p.writeJSONError(w, r, "introspect", err, "")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+			return
+		}
+	}
+	kind := fosite.AccessToken
+	if ir.GetTokenUse() == fosite.RefreshToken {
+		kind = fosite.RefreshToken
+	}
+	resp := map[string]any{
+		"active":    true,
+		"client_id": ar.GetClient().GetID(),
+		"sub":       sess.GetSubject(),
+		"iss":       sess.Issuer,
+		"iat":       ar.GetRequestedAt().Unix(),
+	}
+	if exp := sess.GetExpiresAt(kind); !exp.IsZero() {
+		resp["exp"] = exp.Unix()
+	}
+	if s := ar.GetGrantedScopes(); len(s) > 0 {
+		resp["scope"] = strings.Join(s, " ")
+	}
+	if a := ar.GetGrantedAudience(); len(a) > 0 {
+		resp["aud"] = a
+	}
+	if sess.Username != "" {
+		resp["username"] = sess.Username
+	}
+	if sess.SessionID != "" {
+		resp["sid"] = sess.SessionID
+	}
+	if kind == fosite.AccessToken {
+		resp["token_type"] = "Bearer"
+	} else {
+		resp["token_type"] = "refresh_token"
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

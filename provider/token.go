@@ -1,0 +1,202 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/ory/fosite"
+)
+
+// token is the token endpoint (RFC 6749 §3.2): authorization_code (with
+// PKCE), refresh_token (rotating) and client_credentials. The issuing step
+// runs in one transaction (FOSITE.md §3).
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := p.oauth.NewAccessRequest(ctx, r, newSession())
+	grant := r.PostForm.Get("grant_type")
+	if err != nil {
+		p.tokenError(w, r, ar, grant, err)
+		return
+	}
+	c := ar.GetClient().(*client)
+	sess := ar.GetSession().(*Session)
+	switch {
+	case ar.GetGrantTypes().ExactOne(GrantClientCredentials):
+		err = p.clientCredentials(ctx, ar, c, sess)
+	case ar.GetGrantTypes().ExactOne(GrantRefreshToken):
+		err = p.refreshChecks(ctx, ar, c, sess)
+	case ar.GetGrantTypes().ExactOne(GrantAuthorizationCode):
+		if _, aerr := p.Accounts.Active(ctx, sess.UserID); aerr != nil {
+			err = accountError(aerr)
+		}
+		sess.Alg = c.IDTokenAlg
+	}
+	if err != nil {
+		p.tokenError(w, r, ar, grant, err)
+		return
+	}
+	var resp fosite.AccessResponder
+	err = p.Store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = p.oauth.NewAccessResponse(ctx, ar)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, errCodeRedeemed) {
+			// A concurrent exchange of the same code won: this is a replay,
+			// so what the code issued is revoked (RFC 6749 §4.1.2).
+			p.revokeGrant(ctx, ar.GetID(), "authorization code replayed")
+		}
+		p.tokenError(w, r, ar, grant, err)
+		return
+	}
+	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// clientCredentials grants a machine client the scopes and audiences it
+// asked for (fosite checked them against its registration). The subject is
+// the client: client ids never look like user ids. openid and
+// offline_access make no sense without a user and are refused.
+func (p *Provider) clientCredentials(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session) error {
+	for _, s := range ar.GetRequestedScopes() {
+		if s == "openid" || s == "offline_access" || s == "offline" {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q needs a user; client_credentials has none.", s)
+		}
+		ar.GrantScope(s)
+	}
+	grantAudience(ar, c)
+	sess.Subject, sess.ClientID, sess.Issuer, sess.Alg = c.ID, c.ID, p.issuer(ctx), c.IDTokenAlg
+	sess.Claims.Subject = c.ID
+	return nil
+}
+
+// refreshChecks is what fosite cannot know: the account must still be able
+// to sign in and the user's consent must still cover the grant. Either
+// failing revokes the whole family. The ID token claims are refreshed from
+// the live account; sub, auth_time and sid stay those of the sign-in.
+func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session) error {
+	if sess.UserID == "" {
+		return nil
+	}
+	u, err := p.Accounts.Active(ctx, sess.UserID)
+	if err != nil {
+		if !errors.Is(err, storage.ErrUnavailable) {
+			p.revokeGrant(ctx, ar.GetID(), "account cannot sign in")
+		}
+		return accountError(err)
+	}
+	covered, err := p.Grants.Covers(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
+	if err != nil {
+		return err
+	}
+	if !covered {
+		p.revokeGrant(ctx, ar.GetID(), "consent revoked")
+		return refreshInvalid("The user's consent for this application was revoked.")
+	}
+	extra := userClaims(u, ar.GetGrantedScopes())
+	for _, k := range []string{"azp", "sid"} {
+		if v, ok := sess.Claims.Extra[k]; ok {
+			extra[k] = v
+		}
+	}
+	sess.Claims.Extra = extra
+	sess.Username = u.Email
+	sess.Alg = c.IDTokenAlg
+	return nil
+}
+
+// tokenFailure carries a fosite error and the catalog code to add as
+// error_code.
+type tokenFailure struct {
+	rfc  *fosite.RFC6749Error
+	code catalog.Code
+	err  error
+}
+
+func (t *tokenFailure) Error() string { return t.rfc.Error() }
+func (t *tokenFailure) Unwrap() error { return t.err }
+
+func refreshInvalid(hint string) error {
+	return &tokenFailure{rfc: fosite.ErrInvalidGrant.WithHint(hint), code: catalog.InvalidRefreshToken.Code}
+}
+
+// accountError turns an account that may not sign in into invalid_grant
+// with the status code as error_code; storage failures pass through.
+func accountError(err error) error {
+	var ce *catalog.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return &tokenFailure{rfc: fosite.ErrInvalidGrant.WithHint(ce.Message), code: ce.Code, err: err}
+}
+
+// tokenError writes a token endpoint error (RFC 6749 §5.2) with the
+// catalog code where one applies: every refresh failure that is the
+// token's fault is invalid_grant + INVALID_REFRESH_TOKEN, including the
+// loser of two concurrent refreshes (fosite calls that invalid_request).
+func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grant string, err error) {
+	ctx := r.Context()
+	var tf *tokenFailure
+	if errors.As(err, &tf) {
+		p.writeJSONError(w, r, "token", wrapRFC(tf.rfc, err), tf.code)
+		return
+	}
+	code := catalog.Code("")
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
+	case grant == GrantRefreshToken && errors.Is(err, errRefreshRaced):
+		err = wrapRFC(fosite.ErrInvalidGrant.WithHint("The refresh token was already used by a concurrent request."), err)
+		code = catalog.InvalidRefreshToken.Code
+	case grant == GrantRefreshToken && errors.Is(err, fosite.ErrInvalidGrant):
+		code = catalog.InvalidRefreshToken.Code
+		if errors.Is(err, fosite.ErrInactiveToken) && ar != nil && ar.GetClient() != nil {
+			p.recordReuse(ctx, ar)
+		}
+	case errors.Is(err, errCodeRedeemed):
+		err = wrapRFC(fosite.ErrInvalidGrant.WithHint("The authorization code has already been used."), err)
+	}
+	p.writeJSONError(w, r, "token", err, code)
+}
+
+// wrapRFC returns rfc carrying cause, so logs keep the chain.
+func wrapRFC(rfc *fosite.RFC6749Error, cause error) error { return rfc.WithWrap(cause) }
+
+// revokeGrant revokes every access and refresh token of a grant.
+func (p *Provider) revokeGrant(ctx context.Context, requestID, reason string) {
+	if requestID == "" {
+		return
+	}
+	err := p.Store.InTx(ctx, func(ctx context.Context) error {
+		na, err := p.Store.RevokeTokens(ctx, storage.TokenAccess, requestID)
+		if err != nil {
+			return err
+		}
+		nr, err := p.Store.RevokeTokens(ctx, storage.TokenRefresh, requestID)
+		if err != nil {
+			return err
+		}
+		if na+nr == 0 {
+			return nil
+		}
+		return events.Record(ctx, p.Store, events.TokenRevoked, "", map[string]any{"request_id": requestID, "reason": reason, "access_tokens": na, "refresh_tokens": nr})
+	})
+	if err != nil {
+		p.Log.ErrorContext(ctx, "revoke grant", "request_id", requestID, "err", err)
+	}
+}
+
+// recordReuse records a detected refresh token reuse (fosite has revoked
+// the family by then, in its own transaction).
+func (p *Provider) recordReuse(ctx context.Context, ar fosite.AccessRequester) {
+	subject := ""
+	if s, ok := ar.GetSession().(*Session); ok {
+		subject = s.UserID
+	}
+	if err := events.Record(ctx, p.Store, events.TokenReuse, subject, map[string]any{"client_id": ar.GetClient().GetID()}); err != nil {
+		p.Log.ErrorContext(ctx, "record token reuse", "err", err)
+	}
+}

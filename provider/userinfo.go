@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/ory/fosite"
+)
+
+// userinfo is the UserInfo endpoint (OIDC Core §5.3), GET and POST. It
+// accepts only access tokens (never refresh or ID tokens) carrying the
+// openid scope and answers from the live account: a suspended or deleted
+// account's token gets 401 invalid_token.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token := fosite.AccessTokenFromRequest(r)
+	if token == "" {
+		bearerError(w, http.StatusUnauthorized, "", "")
+		return
+	}
+	use, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
+	if errors.Is(err, storage.ErrUnavailable) {
+		p.writeJSONError(w, r, "userinfo", err, "")
+		return
+	}
+	if err != nil || use != fosite.AccessToken {
+		p.Log.DebugContext(ctx, "userinfo: invalid token", "err", err, "token_use", use)
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		return
+	}
+	sess, _ := ar.GetSession().(*Session)
+	if sess == nil || sess.UserID == "" || !ar.GetGrantedScopes().Has("openid") {
+		bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return
+	}
+	u, err := p.Accounts.Active(ctx, sess.UserID)
+	if errors.Is(err, storage.ErrUnavailable) {
+		p.writeJSONError(w, r, "userinfo", err, "")
+		return
+	}
+	if err != nil {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The account behind this token cannot sign in.")
+		return
+	}
+	claims := userClaims(u, ar.GetGrantedScopes())
+	claims["sub"] = u.ID
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// bearerError answers per RFC 6750 §3: WWW-Authenticate with the error.
+func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	v := `Bearer realm="gatehouse"`
+	if code != "" {
+		v += `, error="` + code + `"`
+		if desc != "" {
+			v += `, error_description="` + desc + `"`
+		}
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	body := map[string]string{}
+	if code != "" {
+		body["error"], body["error_description"] = code, desc
+	}
+	writeJSON(w, status, body)
+}
