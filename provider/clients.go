@@ -293,13 +293,15 @@ func toClient(s ClientSpec) storage.Client {
 func (cs *Clients) Get(ctx context.Context, id string) (storage.Client, error) {
 	c, err := cs.Store.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return c, catalog.InvalidRequest.WithMessage("no client with id " + id).WithDetail("field", "client_id").Wrap(err)
+		return c, catalog.InvalidRequest.WithMessage("no client with id "+id).WithDetail("field", "client_id").Wrap(err)
 	}
 	return c, err
 }
 
 // List returns the tenant's clients.
-func (cs *Clients) List(ctx context.Context) ([]storage.Client, error) { return cs.Store.ListClients(ctx) }
+func (cs *Clients) List(ctx context.Context) ([]storage.Client, error) {
+	return cs.Store.ListClients(ctx)
+}
 
 // Update applies change to a client's spec and stores it, validated. A
 // client cannot switch between public and confidential (its secret would
@@ -362,7 +364,7 @@ func (cs *Clients) Delete(ctx context.Context, id string) error {
 	err := cs.Store.InTx(ctx, func(ctx context.Context) error {
 		if err := cs.Store.DeleteClient(ctx, id); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
-				return catalog.InvalidRequest.WithMessage("no client with id " + id).WithDetail("field", "client_id").Wrap(err)
+				return catalog.InvalidRequest.WithMessage("no client with id "+id).WithDetail("field", "client_id").Wrap(err)
 			}
 			return err
 		}

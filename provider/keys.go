@@ -151,7 +151,9 @@ func (k *Keys) load(ctx context.Context) (*keySet, error) {
 	return ks, nil
 }
 
-func aad(ctx context.Context, kid string) []byte { return []byte("signing-key|" + tenantID(ctx) + "|" + kid) }
+func aad(ctx context.Context, kid string) []byte {
+	return []byte("signing-key|" + tenantID(ctx) + "|" + kid)
+}
 
 func (k *Keys) parse(ctx context.Context, row storage.SigningKey) (*signingKey, error) {
 	der, err := k.Ring.Open(row.PrivateKey, aad(ctx, row.KID))

@@ -146,4 +146,3 @@ func flatten(v url.Values) map[string]string {
 	}
 	return out
 }
-

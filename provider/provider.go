@@ -158,7 +158,9 @@ func New(d Deps) *Provider {
 
 // redirectSecure is fosite's check for prompt=none with public clients: the
 // same rule as registration.
-func redirectSecure(_ context.Context, u *url.URL) bool { return ValidateRedirectURI(u.String()) == nil }
+func redirectSecure(_ context.Context, u *url.URL) bool {
+	return ValidateRedirectURI(u.String()) == nil
+}
 
 // issuer returns the ctx tenant's issuer.
 func (p *Provider) issuer(ctx context.Context) string { return tenant.Issuer(p.Issuer, tenantID(ctx)) }

@@ -26,7 +26,9 @@ type tokenStrategy struct {
 
 var _ oauth2.CoreStrategy = (*tokenStrategy)(nil)
 
-func isJWT(token string) bool { return strings.Count(token, ".") == 2 && strings.HasPrefix(token, "ey") }
+func isJWT(token string) bool {
+	return strings.Count(token, ".") == 2 && strings.HasPrefix(token, "ey")
+}
 
 func wantsJWT(r fosite.Requester) bool {
 	c, ok := r.GetClient().(*client)
