@@ -47,7 +47,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	c := ar.GetClient().(*client)
 	now := p.Now().UTC()
 	f := &flow.Flow{
-		ClientID: c.ID, ClientName: c.Name, Request: maps.Clone(ar.GetRequestForm()), RequestedAt: now.Truncate(time.Second),
+		ClientID: c.ID, ClientName: c.Name, State: flow.Login, Request: maps.Clone(ar.GetRequestForm()), RequestedAt: now.Truncate(time.Second),
 		Scopes: ar.GetRequestedScopes(), LoginHint: ar.GetRequestForm().Get("login_hint"), ForceConsent: req.has("consent"),
 	}
 	sess, err := p.Sessions.Current(ctx, r)

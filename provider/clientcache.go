@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
-	"golang.org/x/sync/singleflight"
 )
 
 // clientCache keeps parsed client records for at most TTL (default 1s), so
@@ -15,12 +14,11 @@ import (
 // client or a rotated secret is refused everywhere within TTL; on this
 // replica at once, because the Clients service drops the entry it changes.
 type clientCache struct {
-	db     storage.Clients
-	ttl    time.Duration
-	now    func() time.Time
-	mu     sync.Mutex
-	items  map[string]cachedClient
-	flight singleflight.Group
+	db    storage.Clients
+	ttl   time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	items map[string]cachedClient
 }
 
 type cachedClient struct {
@@ -41,16 +39,12 @@ func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
 			return it.c, it.err
 		}
 	}
-	v, err, _ := cc.flight.Do(k, func() (any, error) {
-		row, err := cc.db.GetClient(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return newClient(row)
-	})
+	// Loaded with the caller's ctx (and so in its transaction, if any): a
+	// read, which nothing can roll back.
 	var c *client
+	row, err := cc.db.GetClient(ctx, id)
 	if err == nil {
-		c = v.(*client)
+		c, err = newClient(row)
 	}
 	if cc.ttl > 0 && (err == nil || isNotFound(err)) {
 		cc.mu.Lock()

@@ -23,21 +23,24 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
-	switch {
-	case err == nil:
-	case errors.Is(err, storage.ErrUnavailable):
-		p.writeJSONError(w, r, "introspect", err, "")
-		return
-	case errors.Is(err, fosite.ErrRequestUnauthorized), errors.Is(err, fosite.ErrInvalidClient):
-		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
-		p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "")
-		return
-	case errors.Is(err, fosite.ErrInvalidRequest):
-		p.writeJSONError(w, r, "introspect", err, "")
-		return
-	default:
-		p.Log.DebugContext(ctx, "introspection: inactive token", "err", err)
-		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+	if err != nil {
+		// The outermost fosite error says what failed; the chain below it
+		// may hold others (an unknown token is "request unauthorized" deep
+		// inside "token inactive").
+		var rfc *fosite.RFC6749Error
+		errors.As(err, &rfc)
+		switch {
+		case errors.Is(err, storage.ErrUnavailable):
+			p.writeJSONError(w, r, "introspect", err, "")
+		case rfc != nil && (rfc.ErrorField == fosite.ErrRequestUnauthorized.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField):
+			w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+			p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "")
+		case rfc != nil && rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField:
+			p.writeJSONError(w, r, "introspect", err, "")
+		default:
+			p.Log.DebugContext(ctx, "introspection: inactive token", "err", err)
+			writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		}
 		return
 	}
 	ar := ir.GetAccessRequester()

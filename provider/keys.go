@@ -20,7 +20,6 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
 	jose "github.com/go-jose/go-jose/v4"
-	"golang.org/x/sync/singleflight"
 )
 
 // The signing algorithms. RS256 is always available (OIDC Core §15.1);
@@ -62,10 +61,13 @@ type Keys struct {
 	Retention time.Duration
 	// CacheTTL bounds how stale the parsed keys may be (default 10s).
 	CacheTTL time.Duration
+	// MinPublished is how long a next key must have been in JWKS before a
+	// rotation may promote it (default 5m, the JWKS Cache-Control max-age),
+	// so relying parties that cached JWKS already know it.
+	MinPublished time.Duration
 
-	mu     sync.Mutex
-	cache  map[string]*keySet
-	flight singleflight.Group
+	mu    sync.Mutex
+	cache map[string]*keySet
 }
 
 type keySet struct {
@@ -107,24 +109,32 @@ func (k *Keys) set(ctx context.Context, force bool) (*keySet, error) {
 	if cur != nil && !force && k.Now().Sub(cur.loaded) < k.ttl() {
 		return cur, nil
 	}
-	v, err, _ := k.flight.Do(tid, func() (any, error) {
-		ks, err := k.load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		k.mu.Lock()
-		if k.cache == nil {
-			k.cache = map[string]*keySet{}
-		}
-		k.cache[tid] = ks
-		k.mu.Unlock()
-		return ks, nil
-	})
+	// Loaded with the caller's ctx (inside its transaction, if any): a read
+	// nothing can roll back. Concurrent misses may each load; it is cheap.
+	ks, err := k.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return v.(*keySet), nil
+	k.mu.Lock()
+	if k.cache == nil {
+		k.cache = map[string]*keySet{}
+	}
+	k.cache[tid] = ks
+	k.mu.Unlock()
+	return ks, nil
 }
+
+// Check loads the tenant's keys without changing anything and reports
+// ErrKeysUnusable when the configured secrets cannot open the active or next
+// ones (an admin command run with the wrong GATEHOUSE_SECRET).
+func (k *Keys) Check(ctx context.Context) error {
+	_, err := k.set(ctx, true)
+	return err
+}
+
+// ErrKeysUnusable: a key that signs (or is about to) cannot be opened with
+// the configured secrets.
+var ErrKeysUnusable = errors.New("provider: signing key cannot be opened with GATEHOUSE_SECRET (was the secret replaced instead of rotated?)")
 
 func (k *Keys) load(ctx context.Context) (*keySet, error) {
 	rows, err := k.Store.ListSigningKeys(ctx)
@@ -139,7 +149,10 @@ func (k *Keys) load(ctx context.Context) (*keySet, error) {
 		}
 		sk, err := k.parse(ctx, row)
 		if err != nil {
-			k.Log.ErrorContext(ctx, "signing key unusable", "kid", row.KID, "err", err)
+			if row.State != storage.KeyRetired {
+				return nil, fmt.Errorf("%w: %s key %s (%s): %v", ErrKeysUnusable, row.State, row.KID, row.Alg, err)
+			}
+			k.Log.WarnContext(ctx, "retired signing key unusable; no longer published", "kid", row.KID, "err", err)
 			continue
 		}
 		ks.byKID[sk.kid] = sk
@@ -263,18 +276,26 @@ func (k *Keys) create(ctx context.Context, alg, state string) error {
 	return err
 }
 
+// ErrTooSoon: the next key has not been published long enough to sign.
+var ErrTooSoon = errors.New("provider: the next key was published too recently to sign; relying parties may not have it yet (force to rotate anyway)")
+
 // Rotate retires the tenant's active key of alg (published for Retention
 // more), promotes the next key, which JWKS has published since the previous
-// rotation, and creates a new next key. It returns the new active kid.
-func (k *Keys) Rotate(ctx context.Context, alg string) (string, error) {
+// rotation, and creates a new next key. Unless force, it refuses when the
+// next key has been published for less than MinPublished. It returns the
+// kids of the new active key and of the retired one.
+func (k *Keys) Rotate(ctx context.Context, alg string, force bool) (activated, retired string, err error) {
 	if err := k.Ensure(ctx); err != nil {
-		return "", err
+		return "", "", err
 	}
 	fresh, err := k.generate(ctx, alg, storage.KeyNext)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	var promoted string
+	minPublished := k.MinPublished
+	if minPublished == 0 {
+		minPublished = 5 * time.Minute
+	}
 	err = k.Store.InTx(ctx, func(ctx context.Context) error {
 		rows, err := k.Store.ListSigningKeys(ctx)
 		if err != nil {
@@ -296,6 +317,9 @@ func (k *Keys) Rotate(ctx context.Context, alg string) (string, error) {
 			return fmt.Errorf("rotate %s: tenant has no active or next key: %w", alg, storage.ErrConflict)
 		}
 		now := k.Now().UTC()
+		if !force && now.Sub(next.CreatedAt) < minPublished {
+			return fmt.Errorf("%w (key %s published %s ago, needs %s)", ErrTooSoon, next.KID, now.Sub(next.CreatedAt).Round(time.Second), minPublished)
+		}
 		expires := now.Add(k.Retention)
 		if err := k.Store.TransitionSigningKey(ctx, active.KID, storage.KeyActive, storage.KeyRetired, now, &expires); err != nil {
 			return err
@@ -306,7 +330,7 @@ func (k *Keys) Rotate(ctx context.Context, alg string) (string, error) {
 		if err := k.Store.CreateSigningKey(ctx, fresh); err != nil {
 			return err
 		}
-		promoted = next.KID
+		activated, retired = next.KID, active.KID
 		for typ, kid := range map[string]string{events.KeyRetired: active.KID, events.KeyActivated: next.KID, events.KeyCreated: fresh.KID} {
 			if err := events.Record(ctx, k.Store, typ, kid, map[string]any{"alg": alg}); err != nil {
 				return err
@@ -315,10 +339,10 @@ func (k *Keys) Rotate(ctx context.Context, alg string) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	_, err = k.set(ctx, true)
-	return promoted, err
+	return activated, retired, err
 }
 
 // Maintain is the periodic job for the ctx tenant: create missing keys,
@@ -336,7 +360,7 @@ func (k *Keys) Maintain(ctx context.Context, period time.Duration) error {
 	for _, alg := range Algs {
 		a := ks.active[alg]
 		if period > 0 && a != nil && a.activatedAt != nil && now.Sub(*a.activatedAt) >= period {
-			if _, err := k.Rotate(ctx, alg); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			if _, _, err := k.Rotate(ctx, alg, false); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return err
 			}
 		}
@@ -355,8 +379,9 @@ func (k *Keys) Maintain(ctx context.Context, period time.Duration) error {
 	return nil
 }
 
-// signing returns the tenant's active key for alg, creating the tenant's
-// keys on first use.
+// signing returns the tenant's active key for alg. It never creates keys:
+// it runs inside token transactions, and keys are made at start-up, by the
+// maintenance loop and by JWKS (Ensure), outside any.
 func (k *Keys) signing(ctx context.Context, alg string) (*signingKey, error) {
 	ks, err := k.set(ctx, false)
 	if err != nil {
@@ -365,16 +390,13 @@ func (k *Keys) signing(ctx context.Context, alg string) (*signingKey, error) {
 	if sk := ks.active[alg]; sk != nil {
 		return sk, nil
 	}
-	if err := k.Ensure(ctx); err != nil {
-		return nil, err
-	}
-	if ks, err = k.set(ctx, false); err != nil {
+	if ks, err = k.set(ctx, true); err != nil {
 		return nil, err
 	}
 	if sk := ks.active[alg]; sk != nil {
 		return sk, nil
 	}
-	return nil, fmt.Errorf("%w: no active %s key", ErrNoKey, alg)
+	return nil, fmt.Errorf("%w: tenant %q has no active %s key yet (created at start-up and by key maintenance)", ErrNoKey, tenantID(ctx), alg)
 }
 
 // verification returns a published key of the tenant by kid. An unknown kid

@@ -54,6 +54,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.tokenError(w, r, ar, grant, err)
 		return
 	}
+	resp.SetTokenType("Bearer") // RFC 6750 spelling; fosite writes "bearer"
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 

@@ -29,6 +29,9 @@ type Options struct {
 	// listening on the configured addresses (tests bind 127.0.0.1:0 first so
 	// they know the issuer URL before the server starts).
 	PublicListener, AdminListener net.Listener
+	// WrapStore, when set, wraps the store before anything uses it (tests
+	// inject database faults with it).
+	WrapStore func(storage.Store) storage.Store
 }
 
 // Server is one gatehouse process: a store and two listeners.
@@ -77,6 +80,9 @@ func New(cfg config.Config, opts Options) (*Server, error) {
 	}
 	if s.store, err = OpenStore(cfg, s.log, s.now); err != nil {
 		return nil, err
+	}
+	if opts.WrapStore != nil {
+		s.store = opts.WrapStore(s.store)
 	}
 	if s.svc, err = NewServices(cfg, s.store, s.keys, s.log, s.now); err != nil {
 		_ = s.store.Close()

@@ -61,7 +61,7 @@ func (s *Server) prepareDatabase(ctx context.Context) error {
 			return fmt.Errorf("GATEHOUSE_AUTO_MIGRATE=false and %d migration(s) are pending (%s): run `gatehouse migrate up`: %w",
 				len(pending), migrationNames(pending), ErrPendingMigrations)
 		}
-		return nil
+		return s.ensureKeys(ctx)
 	}
 	applied, err := s.store.Migrate(ctx)
 	if err != nil {
@@ -69,6 +69,21 @@ func (s *Server) prepareDatabase(ctx context.Context) error {
 	}
 	for _, m := range applied {
 		s.log.InfoContext(ctx, "migration applied", "version", m.Version, "name", m.Name)
+	}
+	return s.ensureKeys(ctx)
+}
+
+// ensureKeys gives every tenant its signing keys before the server reports
+// ready, so no token request ever has to create one.
+func (s *Server) ensureKeys(ctx context.Context) error {
+	tenants, err := s.store.ListTenants(tenant.With(ctx, tenant.Default))
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := s.svc.Provider.Keys.Ensure(tenant.With(ctx, t.ID)); err != nil {
+			return fmt.Errorf("signing keys of tenant %s: %w", t.ID, err)
+		}
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ func commands() []command {
 	return []command{
 		{"serve", "run the identity provider (public and admin listeners)", serveUsage, runServe},
 		{"migrate", "apply (up) or list (status) database migrations", migrateUsage, runMigrate},
+		{"clients", "register and manage OAuth 2.0 / OIDC clients", clientsUsage, runClients},
+		{"users", "create accounts", usersUsage, runUsers},
+		{"keys", "list and rotate the token signing keys", keysUsage, runKeys},
 		{"health", "exit 0 when a running gatehouse is ready (for container health checks)", healthUsage, runHealth},
 		{"version", "print the version", "gatehouse version", runVersion},
 	}

@@ -73,8 +73,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	return tw.Flush()
 }
 
-// openStore opens the configured database for an admin command and checks
-// that it answers, so an unreachable database is one clear line.
+// openStore opens the configured database for migrate and checks
+// that it answers, so an unreachable database is one clear line. It needs
+// only GATEHOUSE_DSN; --dev stands in the development database for it.
 func openStore(ctx context.Context, e *env, path string, dev bool) (storage.Store, error) {
 	cfg, err := config.Load(path, e.lookup)
 	if err != nil {
@@ -83,6 +84,11 @@ func openStore(ctx context.Context, e *env, path string, dev bool) (storage.Stor
 	if cfg.DSN == "" && dev {
 		cfg.DSN = "sqlite:gatehouse.db"
 	}
+	return connect(ctx, cfg)
+}
+
+// connect opens the store cfg.DSN names and pings it.
+func connect(ctx context.Context, cfg config.Config) (storage.Store, error) {
 	if cfg.DSN == "" {
 		return nil, fmt.Errorf("GATEHOUSE_DSN: required (postgres://…, sqlite:PATH or memory)")
 	}

@@ -14,8 +14,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/logging"
+	"github.com/gatehouse/gatehouse/login"
+	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
+	"github.com/gatehouse/gatehouse/tenant"
 )
 
 // Secret is the GATEHOUSE_SECRET of test servers.
@@ -69,6 +73,8 @@ type Options struct {
 	Now func() time.Time
 	// NoWait returns without waiting for the server to be ready.
 	NoWait bool
+	// WrapStore wraps the server's store (fault injection).
+	WrapStore func(storage.Store) storage.Store
 }
 
 // Start runs a server with cfg on 127.0.0.1 ports chosen now; cfg.Issuer is
@@ -91,7 +97,7 @@ func Start(t testing.TB, cfg config.Config, opts Options) *Instance {
 	logs := &SyncBuffer{}
 	srv, err := server.New(cfg, server.Options{
 		Logger: logging.New(logs, cfg.LogLevel, cfg.LogFormat, cfg.Debug), Now: opts.Now,
-		PublicListener: pub, AdminListener: adm, ShutdownTimeout: 5 * time.Second,
+		PublicListener: pub, AdminListener: adm, ShutdownTimeout: 5 * time.Second, WrapStore: opts.WrapStore,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -175,3 +181,27 @@ func (s *SyncBuffer) String() string {
 
 // Contains reports whether the logs contain sub.
 func (s *SyncBuffer) Contains(sub string) bool { return strings.Contains(s.String(), sub) }
+
+// Ctx is a context for the default tenant.
+func (in *Instance) Ctx() context.Context { return tenant.With(context.Background(), tenant.Default) }
+
+// CreateUser creates an active account with a password in the tenant of ctx.
+func (in *Instance) CreateUser(t testing.TB, ctx context.Context, email, password string) storage.User {
+	t.Helper()
+	u, err := in.Services().Accounts.CreateUser(ctx, login.NewUser{Email: email, Password: password, EmailVerified: true, Name: "Test " + email})
+	if err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// CreateClient registers a client in the tenant of ctx and returns it with
+// its secret.
+func (in *Instance) CreateClient(t testing.TB, ctx context.Context, spec provider.ClientSpec) (storage.Client, string) {
+	t.Helper()
+	c, secret, err := in.Services().Provider.Clients.Create(ctx, spec)
+	if err != nil {
+		t.Fatalf("create client: %v", err)
+	}
+	return c, secret
+}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
@@ -29,16 +30,21 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 }
 
 // CreateSigningKey inserts a key; a second active or next key for one alg
-// is refused by a partial unique index: ErrConflict.
+// is refused by a partial unique index: ErrConflict. The insert is ON
+// CONFLICT DO NOTHING, so losing that race inside a transaction does not
+// abort it (PostgreSQL).
 func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO signing_keys (tenant_id, kid, alg, state, private_key, public_jwk, created_at, activated_at, retired_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	n, err := s.exec(ctx, `INSERT INTO signing_keys (tenant_id, kid, alg, state, private_key, public_jwk, created_at, activated_at, retired_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 		tid, k.KID, k.Alg, k.State, k.PrivateKey, string(k.PublicJWK), ts(k.CreatedAt), optTS(k.ActivatedAt),
 		optTS(k.RetiredAt), optTS(k.ExpiresAt))
+	if err == nil && n == 0 {
+		return fmt.Errorf("signing key %s (%s %s) conflicts with an existing one: %w", k.KID, k.Alg, k.State, storage.ErrConflict)
+	}
 	return err
 }
 
