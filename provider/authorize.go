@@ -98,6 +98,17 @@ func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error)
 			return a, fosite.ErrInvalidRequest.WithHintf("Unsupported prompt value %q.", v)
 		}
 	}
+	// PKCE is checked here, not only when the code is issued (where fosite
+	// checks it): a bad request must not lead the user through sign-in first.
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method == "" && ar.GetClient().IsPublic():
+		return a, fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.").WithDebug("The server is configured in a way that enforces PKCE for public clients.")
+	case (challenge != "" || method != "") && method != "S256":
+		return a, fosite.ErrInvalidRequest.WithHint("Clients must use code_challenge_method=S256; plain is not allowed.")
+	case method == "S256" && (len(challenge) < 43 || len(challenge) > 128):
+		return a, fosite.ErrInvalidRequest.WithHint("The code_challenge must be 43 to 128 characters.")
+	}
 	if a.has("none") && len(a.prompt) > 1 {
 		return a, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
 	}

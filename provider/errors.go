@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/storage"
@@ -40,12 +41,39 @@ func toProtocol(err error, code catalog.Code) protocolError {
 		rfc = fosite.ErrServerError
 		code = catalog.Internal.Code
 	}
-	return protocolError{Error: rfc.ErrorField, Description: rfc.GetDescription(), Code: string(code), status: rfc.CodeField}
+	name, status := standardError(rfc)
+	return protocolError{Error: name, Description: rfc.GetDescription(), Code: string(code), status: status}
+}
+
+// rfcErrors are the error codes the OAuth 2.0 and OIDC specifications
+// define (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OIDC
+// Core §3.1.2.6). fosite has a few of its own; clients never see them.
+var rfcErrors = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
+	"unsupported_grant_type": true, "invalid_scope": true, "access_denied": true, "unsupported_response_type": true,
+	"server_error": true, "temporarily_unavailable": true, "login_required": true, "consent_required": true,
+	"interaction_required": true, "account_selection_required": true, "invalid_request_uri": true,
+	"invalid_request_object": true, "request_not_supported": true, "request_uri_not_supported": true,
+	"registration_not_supported": true, "unsupported_token_type": true, "invalid_token": true, "insufficient_scope": true,
+}
+
+// standardError maps fosite's own error names onto the RFC ones.
+func standardError(rfc *fosite.RFC6749Error) (string, int) {
+	if rfcErrors[rfc.ErrorField] {
+		return rfc.ErrorField, rfc.CodeField
+	}
+	switch rfc.ErrorField {
+	case fosite.ErrJTIKnown.ErrorField, fosite.ErrRequestUnauthorized.ErrorField:
+		return "invalid_client", http.StatusUnauthorized
+	case fosite.ErrSerializationFailure.ErrorField:
+		return "invalid_request", http.StatusBadRequest
+	}
+	return "invalid_grant", http.StatusBadRequest // token_inactive, token_expired, not_found, …
 }
 
 // logProtocol logs err once: 5xx at error with the cause, the rest at debug.
 func (p *Provider) logProtocol(ctx context.Context, endpoint string, pe protocolError, err error) {
-	attrs := []any{"endpoint", endpoint, "request_id", web.RequestID(ctx), "error", pe.Error, "err", err}
+	attrs := []any{"endpoint", endpoint, "request_id", web.RequestID(ctx), "error", pe.Error, "err", errText(err)}
 	if pe.status >= 500 {
 		p.Log.ErrorContext(ctx, "protocol request failed", attrs...)
 	} else {
@@ -121,4 +149,23 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		ce = catalog.InvalidRequest.WithMessage("The application sent an invalid sign-in request: " + pe.Description).Wrap(err)
 	}
 	p.Pages.RenderError(w, r, ce, "")
+}
+
+// errText is the one-line text of err for logs: fosite's errors carry
+// stacks that slog would print with %+v.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		if d := rfc.Debug(); d != "" && !strings.Contains(msg, d) {
+			msg += ": " + d
+		}
+		if c := rfc.Cause(); c != nil && !strings.Contains(msg, c.Error()) {
+			msg += ": " + c.Error()
+		}
+	}
+	return msg
 }

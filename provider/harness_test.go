@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -303,3 +304,5 @@ func fetchJWKS(t *testing.T, issuer string) jose.JSONWebKeySet {
 	}
 	return set
 }
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -38,7 +38,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		case rfc != nil && rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField:
 			p.writeJSONError(w, r, "introspect", err, "")
 		default:
-			p.Log.DebugContext(ctx, "introspection: inactive token", "err", err)
+			p.Log.DebugContext(ctx, "introspection: inactive token", "err", errText(err))
 			writeJSON(w, http.StatusOK, map[string]bool{"active": false})
 		}
 		return

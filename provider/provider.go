@@ -89,6 +89,10 @@ func (c *tenantConfig) GetTokenURL(ctx context.Context) string {
 	return tenant.Issuer(c.issuer, tenantID(ctx)) + "/oauth2/token"
 }
 
+func (c *tenantConfig) GetTokenURLs(ctx context.Context) []string {
+	return []string{c.GetTokenURL(ctx)}
+}
+
 func (c *tenantConfig) GetIDTokenIssuer(ctx context.Context) string {
 	return tenant.Issuer(c.issuer, tenantID(ctx))
 }

@@ -48,7 +48,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	default:
 		// Another client's token (fosite.ErrUnauthorizedClient) and the
 		// like: not revoked, and not revealed either.
-		p.Log.DebugContext(ctx, "revocation ignored", "err", err)
+		p.Log.DebugContext(ctx, "revocation ignored", "err", errText(err))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -46,7 +46,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, errCodeRedeemed) {
+		if errors.Is(err, errCodeRedeemed) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 			// A concurrent exchange of the same code won: this is a replay,
 			// so what the code issued is revoked (RFC 6749 §4.1.2).
 			p.revokeGrant(ctx, ar.GetID(), "authorization code replayed")
@@ -157,7 +157,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 		if errors.Is(err, fosite.ErrInactiveToken) && ar != nil && ar.GetClient() != nil {
 			p.recordReuse(ctx, ar)
 		}
-	case errors.Is(err, errCodeRedeemed):
+	case errors.Is(err, errCodeRedeemed), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
 		err = wrapRFC(fosite.ErrInvalidGrant.WithHint("The authorization code has already been used."), err)
 	}
 	p.writeJSONError(w, r, "token", err, code)

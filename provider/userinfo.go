@@ -25,7 +25,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil || use != fosite.AccessToken {
-		p.Log.DebugContext(ctx, "userinfo: invalid token", "err", err, "token_use", use)
+		p.Log.DebugContext(ctx, "userinfo: invalid token", "err", errText(err), "token_use", use)
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
 		return
 	}

@@ -27,7 +27,7 @@ func RequestID(ctx context.Context) string {
 // 4xx at debug. It returns the resolved catalog error.
 func LogError(ctx context.Context, log *slog.Logger, err error) *catalog.Error {
 	ce := catalog.Resolve(err)
-	attrs := []any{"request_id", RequestID(ctx), "code", string(ce.Code), "err", err}
+	attrs := []any{"request_id", RequestID(ctx), "code", string(ce.Code), "err", err.Error()}
 	if ce.Status >= 500 {
 		log.ErrorContext(ctx, "request failed", attrs...)
 	} else {
