@@ -195,6 +195,20 @@ func TestClientAuthentication(t *testing.T) {
 		if resp.StatusCode != 400 || body["error"] != "unauthorized_client" {
 			t.Errorf("unregistered grant: %d %v", resp.StatusCode, body)
 		}
+		// client_secret_post: the secret in the body, through x/oauth2.
+		spec := firstParty()
+		spec.AuthMethod = provider.AuthSecretPost
+		pc, psecret := e.in.CreateClient(t, e.in.Ctx(), spec)
+		pr := e.newRP(pc, psecret, e.in.URL)
+		pa := pr.request()
+		if _, err := pr.exchange(e.signIn(nil, pa), pa.verifier); err != nil {
+			t.Errorf("client_secret_post: %v", err)
+		}
+		// A client_secret_post client may not authenticate with Basic.
+		resp, body = post(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"gh_rt_x.y"}}, pc.ID, psecret)
+		if resp.StatusCode != 401 || body["error"] != "invalid_client" {
+			t.Errorf("client_secret_post client with Basic: %d %v", resp.StatusCode, body)
+		}
 		for _, rt := range []string{"token", "id_token", "code id_token", "code token"} {
 			b := servertest.NewBrowser(e.in.URL)
 			res, _ := b.Get(e.rp.oauth.AuthCodeURL("state-implicit-1", oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("nonce", "nonce-12345678")))
@@ -210,11 +224,7 @@ func TestClientAuthentication(t *testing.T) {
 func TestRefreshReuse(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		resp, body := e.refresh(tok.RefreshToken)
 		if resp.StatusCode != 200 {
 			t.Fatalf("first refresh: %d %v", resp.StatusCode, body)
@@ -248,11 +258,7 @@ func TestRefreshReuse(t *testing.T) {
 func TestConcurrentRefresh(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		var mu sync.Mutex
 		var codes []string
 		statuses := parallel(10, func(int) int {
@@ -283,11 +289,7 @@ func TestConcurrentRefresh(t *testing.T) {
 func TestForeignRefreshToken(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		other, otherSecret := e.in.CreateClient(t, e.in.Ctx(), provider.ClientSpec{Name: "Other", RedirectURIs: []string{redirectURI},
 			Scopes: []string{"openid", "offline_access"}})
 		resp, body := post(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, other.ID, otherSecret)
@@ -406,11 +408,7 @@ func TestRevocationStorageFailure(t *testing.T) {
 			fs = &faultStore{Store: s}
 			return fs
 		}}))
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		fs.fail.Store(true)
 		for _, hint := range []string{"refresh_token", "access_token", ""} {
 			resp, body := post(t, e.in.URL+"/oauth2/revoke", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {hint}}, e.client.ID, e.secret)

@@ -303,11 +303,7 @@ func TestClientCredentials(t *testing.T) {
 func TestSuspendedAccount(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		if err := e.in.Store().SetUserStatus(e.in.Ctx(), e.user.ID, storage.StatusSuspended, "abuse", "admin", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -342,11 +338,7 @@ func TestSuspendedAccount(t *testing.T) {
 func TestConsentRevokedEndsRefresh(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		a := e.rp.request()
-		tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.tokens()
 		if err := e.in.Services().Consent.Revoke(e.in.Ctx(), e.user.ID, e.client.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -306,3 +306,15 @@ func fetchJWKS(t *testing.T, issuer string) jose.JSONWebKeySet {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// tokens signs in with a new browser and exchanges the code: the tokens of
+// a fresh grant.
+func (e *env) tokens() *oauth2.Token {
+	e.t.Helper()
+	a := e.rp.request()
+	tok, err := e.rp.exchange(e.signIn(nil, a), a.verifier)
+	if err != nil {
+		e.t.Fatalf("exchange: %v", err)
+	}
+	return tok
+}
