@@ -49,6 +49,10 @@ type Config struct {
 	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed when
 	// taking a client's address; empty trusts none.
 	TrustedProxies List `yaml:"trusted_proxies"`
+	// JanitorInterval is how often serve deletes expired rows (tokens,
+	// sessions, flows, delivered events) in small batches; 0 turns it off
+	// (run gatehouse janitor from a scheduler instead).
+	JanitorInterval time.Duration `yaml:"janitor_interval"`
 
 	Tokens Tokens `yaml:"tokens"`
 
@@ -121,6 +125,8 @@ func Default() Config {
 		LogLevel:    "info",
 		LogFormat:   "json",
 		AutoMigrate: true,
+		// JanitorInterval: often enough that a pass has little to do.
+		JanitorInterval: 10 * time.Minute,
 		Tokens: Tokens{
 			AccessTokenTTL:       15 * time.Minute,
 			RefreshTokenTTL:      30 * 24 * time.Hour,
@@ -179,6 +185,7 @@ var vars = []envVar{
 		return nil
 	}, "apply pending migrations at start (true | false)"},
 	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies", list(func(c *Config) *List { return &c.TrustedProxies }), "CIDRs whose X-Forwarded-For is trusted"},
+	{"GATEHOUSE_JANITOR_INTERVAL", "janitor_interval", duration(func(c *Config) *time.Duration { return &c.JanitorInterval }), "how often serve deletes expired rows (0: off; else ≥ 1m)"},
 	{"GATEHOUSE_ACCESS_TOKEN_TTL", "tokens.access_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AccessTokenTTL }), "access token lifetime"},
 	{"GATEHOUSE_REFRESH_TOKEN_TTL", "tokens.refresh_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.RefreshTokenTTL }), "refresh token lifetime"},
 	{"GATEHOUSE_AUTHORIZATION_CODE_TTL", "tokens.authorization_code_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AuthorizationCodeTTL }), "authorization code lifetime (≤ 10m)"},
@@ -283,6 +290,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.ParseCIDR(p); err != nil {
 			bad("GATEHOUSE_TRUSTED_PROXIES", "not a CIDR: %q", p)
 		}
+	}
+	if c.JanitorInterval < 0 || (c.JanitorInterval > 0 && c.JanitorInterval < time.Minute) {
+		bad("GATEHOUSE_JANITOR_INTERVAL", "must be 0 (off) or at least 1m, got %s", c.JanitorInterval)
 	}
 	c.validateTokens(bad)
 	return joinOneLine(errs)

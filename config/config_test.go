@@ -72,6 +72,9 @@ func TestValidate(t *testing.T) {
 		{"bad debug area", map[string]string{"GATEHOUSE_DEBUG": "login,nope"}, `GATEHOUSE_DEBUG: unknown area "nope"`},
 		{"bad address", map[string]string{"GATEHOUSE_PUBLIC_ADDR": "8080"}, "GATEHOUSE_PUBLIC_ADDR"},
 		{"code ttl too long", map[string]string{"GATEHOUSE_AUTHORIZATION_CODE_TTL": "1h"}, "GATEHOUSE_AUTHORIZATION_CODE_TTL: must be at most 10m"},
+		{"janitor interval too short", map[string]string{"GATEHOUSE_JANITOR_INTERVAL": "30s"}, "GATEHOUSE_JANITOR_INTERVAL: must be 0 (off) or at least 1m, got 30s"},
+		{"janitor interval negative", map[string]string{"GATEHOUSE_JANITOR_INTERVAL": "-10m"}, "GATEHOUSE_JANITOR_INTERVAL: must be 0 (off) or at least 1m"},
+		{"janitor interval not a duration", map[string]string{"GATEHOUSE_JANITOR_INTERVAL": "hourly"}, "GATEHOUSE_JANITOR_INTERVAL: not a duration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +114,38 @@ func TestBadEnvValues(t *testing.T) {
 	_, err := Load("", env(map[string]string{"GATEHOUSE_AUTO_MIGRATE": "maybe", "GATEHOUSE_ACCESS_TOKEN_TTL": "soon"}))
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_AUTO_MIGRATE") || !strings.Contains(err.Error(), "GATEHOUSE_ACCESS_TOKEN_TTL") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestJanitorInterval(t *testing.T) {
+	c, err := Load("", env(valid()))
+	if err != nil || c.JanitorInterval != 10*time.Minute || c.IsSet("GATEHOUSE_JANITOR_INTERVAL") {
+		t.Fatalf("default janitor interval = %s, set %v, %v; want 10m", c.JanitorInterval, c.IsSet("GATEHOUSE_JANITOR_INTERVAL"), err)
+	}
+	for v, want := range map[string]time.Duration{"0": 0, "1m": time.Minute, "1h30m": 90 * time.Minute} {
+		m := valid()
+		m["GATEHOUSE_JANITOR_INTERVAL"] = v
+		c, err := Load("", env(m))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil || c.JanitorInterval != want {
+			t.Errorf("GATEHOUSE_JANITOR_INTERVAL=%s: %s, %v; want %s", v, c.JanitorInterval, err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(path, []byte("janitor_interval: 5m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(path, env(valid()))
+	if err != nil || c.JanitorInterval != 5*time.Minute || !c.IsSet("GATEHOUSE_JANITOR_INTERVAL") {
+		t.Fatalf("janitor_interval from YAML = %s, %v", c.JanitorInterval, err)
+	}
+	if err := os.WriteFile(path, []byte("janitor_interval: 0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(path, env(valid())); err != nil || c.JanitorInterval != 0 || c.Validate() != nil {
+		t.Fatalf("janitor_interval: 0s = %s, %v", c.JanitorInterval, err)
 	}
 }
 

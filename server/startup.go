@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/janitor"
 	"github.com/gatehouse/gatehouse/logging"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -28,6 +29,9 @@ func (s *Server) startup(ctx context.Context) error {
 			s.ready.Store(true)
 			s.log.InfoContext(ctx, "database ready", "backend", s.store.Backend())
 			go s.maintainKeys(ctx)
+			if s.cfg.JanitorInterval > 0 {
+				go s.runJanitor(ctx)
+			}
 			return nil
 		}
 		if errors.Is(err, ErrPendingMigrations) || ctx.Err() != nil {
@@ -123,4 +127,19 @@ func (s *Server) maintainKeys(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// runJanitor deletes expired rows (tokens, sessions, flows, delivered events)
+// every GATEHOUSE_JANITOR_INTERVAL until ctx ends, the first time one
+// interval after start-up. It works in small batches, each its own short
+// transaction, so token issuance is never held up. Several replicas may run
+// it at once: deleting an expired row is idempotent, and each row goes once.
+func (s *Server) runJanitor(ctx context.Context) {
+	log := logging.Area(s.log, "janitor")
+	j, err := janitor.New(s.store, janitor.Options{Now: s.now, Logger: log})
+	if err != nil {
+		log.ErrorContext(ctx, "janitor not started", "err", err)
+		return
+	}
+	j.Run(ctx, s.cfg.JanitorInterval)
 }

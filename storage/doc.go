@@ -10,6 +10,8 @@
 //
 // Every method takes ctx first. The tenant travels in ctx (package tenant) and
 // every query is scoped by it; a ctx without a tenant fails with ErrNoTenant.
+// Two intentional exceptions work across tenants: Tenants, and Purger (the
+// janitor's batched deletes of expired rows, and their row counts).
 // Transactions travel in ctx too and nest: a BeginTX or InTx inside an open
 // transaction joins it, so fosite's handlers and our services can both open
 // one (see docs/architecture.md).

@@ -32,6 +32,7 @@ func commands() []command {
 		{"clients", "register and manage OAuth 2.0 / OIDC clients", clientsUsage, runClients},
 		{"users", "create accounts", usersUsage, runUsers},
 		{"keys", "list and rotate the token signing keys", keysUsage, runKeys},
+		{"janitor", "delete expired tokens, sessions and flows, and old delivered events, now", janitorUsage, runJanitor},
 		{"health", "exit 0 when a running gatehouse is ready (for container health checks)", healthUsage, runHealth},
 		{"version", "print the version", "gatehouse version", runVersion},
 	}

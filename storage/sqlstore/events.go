@@ -10,7 +10,8 @@ import (
 
 // AppendEvent writes an event to the ctx tenant's outbox, in the ctx
 // transaction when there is one (so it commits or rolls back with the change
-// it records).
+// it records). DeliveredAt is normally nil; when set (imports, tests) it is
+// stored.
 func (s *Store) AppendEvent(ctx context.Context, e storage.Event) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
@@ -27,8 +28,8 @@ func (s *Store) AppendEvent(ctx context.Context, e storage.Event) error {
 		data = json.RawMessage(`{}`)
 	}
 	_, err = s.exec(ctx,
-		`INSERT INTO events (id, tenant_id, type, subject, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID, tid, e.Type, e.Subject, string(data), ts(e.CreatedAt))
+		`INSERT INTO events (id, tenant_id, type, subject, data, created_at, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.ID, tid, e.Type, e.Subject, string(data), ts(e.CreatedAt), optTS(e.DeliveredAt))
 	return err
 }
 

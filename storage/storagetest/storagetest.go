@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		})
 	}
 	RunOAuth2(t, open)
+	RunPurge(t, open)
 }
 
 // Ctx returns a context for the default tenant with a test deadline.
