@@ -52,7 +52,7 @@ func NewHasher(p Argon2Params, limit int, wait time.Duration) *Hasher {
 		wait = 5 * time.Second
 	}
 	h := &Hasher{Params: p, slots: make(chan struct{}, limit), wait: wait}
-	h.dummy = h.hash([]byte("gatehouse-dummy-password"))
+	h.dummy = dummyHash(p)
 	return h
 }
 
@@ -74,6 +74,19 @@ func (h *Hasher) release() { <-h.slots }
 // normalize applies NFC, so the same password typed on different systems
 // hashes the same (NIST SP 800-63B §5.1.1.2). Nothing is truncated.
 func normalize(password string) []byte { return []byte(norm.NFC.String(password)) }
+
+// dummyHash is a well-formed hash with the current parameters of a secret
+// nobody knows (random salt and key): verifying any password against it
+// costs exactly a real verification and always fails. Made without hashing,
+// so start-up does not allocate Memory KiB it would then keep.
+func dummyHash(p Argon2Params) string {
+	salt, key := make([]byte, p.SaltLen), make([]byte, p.KeyLen)
+	_, _ = rand.Read(salt)
+	_, _ = rand.Read(key)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+}
 
 // Hash returns the PHC string of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
