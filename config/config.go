@@ -53,6 +53,9 @@ type Config struct {
 	// sessions, flows, delivered events) in small batches; 0 turns it off
 	// (run gatehouse janitor from a scheduler instead).
 	JanitorInterval time.Duration `yaml:"janitor_interval"`
+	// Pprof serves net/http/pprof on the admin listener (for profiling; keep
+	// the admin listener private).
+	Pprof bool `yaml:"pprof"`
 
 	Tokens Tokens `yaml:"tokens"`
 
@@ -185,6 +188,14 @@ var vars = []envVar{
 		return nil
 	}, "apply pending migrations at start (true | false)"},
 	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies", list(func(c *Config) *List { return &c.TrustedProxies }), "CIDRs whose X-Forwarded-For is trusted"},
+	{"GATEHOUSE_PPROF", "pprof", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", v)
+		}
+		c.Pprof = b
+		return nil
+	}, "serve /debug/pprof/ on the admin listener (true | false)"},
 	{"GATEHOUSE_JANITOR_INTERVAL", "janitor_interval", duration(func(c *Config) *time.Duration { return &c.JanitorInterval }), "how often serve deletes expired rows (0: off; else ≥ 1m)"},
 	{"GATEHOUSE_ACCESS_TOKEN_TTL", "tokens.access_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AccessTokenTTL }), "access token lifetime"},
 	{"GATEHOUSE_REFRESH_TOKEN_TTL", "tokens.refresh_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.RefreshTokenTTL }), "refresh token lifetime"},

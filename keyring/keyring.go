@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Purposes of derived keys. A purpose string is part of the key derivation:
@@ -28,6 +29,7 @@ var ErrDecrypt = errors.New("keyring: cannot decrypt (wrong or rotated-out secre
 type Keyring struct {
 	secrets [][]byte
 	aeads   []sealer
+	derived sync.Map // purpose → [][]byte, one key per secret
 }
 
 type sealer struct {
@@ -72,11 +74,16 @@ func derive(secret []byte, purpose string, n int) []byte {
 }
 
 // Keys returns one 32-byte key per secret for purpose, the current first.
+// Derived once per purpose; callers must not modify them.
 func (k *Keyring) Keys(purpose string) [][]byte {
+	if v, ok := k.derived.Load(purpose); ok {
+		return v.([][]byte)
+	}
 	out := make([][]byte, len(k.secrets))
 	for i, s := range k.secrets {
 		out[i] = derive(s, purpose, 32)
 	}
+	k.derived.Store(purpose, out)
 	return out
 }
 
@@ -115,7 +122,7 @@ func (k *Keyring) Open(ciphertext, aad []byte) ([]byte, error) {
 
 // MAC returns HMAC-SHA256 of msg under the current key of purpose.
 func (k *Keyring) MAC(purpose string, msg []byte) []byte {
-	m := hmac.New(sha256.New, derive(k.secrets[0], purpose, 32))
+	m := hmac.New(sha256.New, k.Keys(purpose)[0])
 	m.Write(msg)
 	return m.Sum(nil)
 }
@@ -124,8 +131,8 @@ func (k *Keyring) MAC(purpose string, msg []byte) []byte {
 // purpose (constant-time compare), and whether it matched the current one,
 // so callers can re-hash values made under a rotated-out secret.
 func (k *Keyring) Verify(purpose string, msg, mac []byte) (ok, current bool) {
-	for i, s := range k.secrets {
-		m := hmac.New(sha256.New, derive(s, purpose, 32))
+	for i, key := range k.Keys(purpose) {
+		m := hmac.New(sha256.New, key)
 		m.Write(msg)
 		if hmac.Equal(m.Sum(nil), mac) {
 			return true, i == 0

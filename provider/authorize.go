@@ -75,7 +75,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, r, ar, err)
 		return
 	}
-	p.advance(w, r, ar, c, f, false, req.has("none"))
+	p.advance(w, r, ar, c, f, &sess.User, req.has("none"))
 }
 
 // authorizeExtras are the parameters fosite leaves to us.
@@ -142,9 +142,11 @@ func (p *Provider) hintSubject(ctx context.Context, hint string) (string, error)
 
 // advance moves an authenticated flow on: to the consent page, or, when
 // consent is remembered or not needed (first-party client), to the code.
-// stored says whether the flow exists in the database already (flows that
-// complete in one request are never stored).
-func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, stored, promptNone bool) {
+// user is the account just loaded with the browser session, for a flow that
+// completes in this request and is therefore never stored; nil for a stored
+// flow (resumed after its pages), whose account is loaded again.
+func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, user *storage.User, promptNone bool) {
+	stored := user == nil
 	ctx := r.Context()
 	covered := false
 	if !c.SkipConsent && !f.ForceConsent {
@@ -169,9 +171,13 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 		return
 	}
 	if c.SkipConsent {
-		// First-party: no page, but the grant is recorded, so a refresh can
-		// still check it exists (and revoking it still works).
-		if err := p.Grants.Remember(ctx, f.UserID, c.ID, f.Scopes, true); err != nil {
+		// First-party: no page, but the grant is recorded (once), so a
+		// refresh can still check it exists and revoking it still works.
+		covered, err := p.Grants.Covers(ctx, f.UserID, c.ID, f.Scopes)
+		if err == nil && !covered {
+			err = p.Grants.Remember(ctx, f.UserID, c.ID, f.Scopes, true)
+		}
+		if err != nil {
 			p.authorizeError(w, r, ar, err)
 			return
 		}
@@ -187,7 +193,7 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 			return
 		}
 	}
-	p.finish(w, r, ar, c, f, stored)
+	p.finish(w, r, ar, c, f, user)
 }
 
 // resume continues a stored flow after the login or consent step. Only the
@@ -210,9 +216,9 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 	case flow.Login:
 		p.redirectTo(w, r, "/login?flow="+f.ID)
 	case flow.Consent:
-		p.advance(w, r, ar, c, f, true, false)
+		p.advance(w, r, ar, c, f, nil, false)
 	case flow.Ready:
-		p.finish(w, r, ar, c, f, true)
+		p.finish(w, r, ar, c, f, nil)
 	case flow.Denied:
 		if err := f.Finish(); err == nil {
 			err = p.Flows.Save(ctx, f, flow.Denied)
@@ -238,19 +244,25 @@ func (p *Provider) rebuild(r *http.Request, f *flow.Flow) (fosite.AuthorizeReque
 }
 
 // finish issues the code for a consented flow: the account must still be
-// able to sign in; the flow is marked done in the same transaction that
-// stores the code, so one flow yields at most one code.
-func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, stored bool) {
+// able to sign in (user: just loaded with the session, or nil to load it);
+// a stored flow is marked done in the same transaction that stores the
+// code, so one flow yields at most one code.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, user *storage.User) {
 	ctx := r.Context()
-	u, err := p.Accounts.Active(ctx, f.UserID)
-	if err != nil {
-		if errors.Is(err, storage.ErrUnavailable) {
-			p.authorizeError(w, r, ar, err)
+	stored := user == nil
+	if stored {
+		u, err := p.Accounts.Active(ctx, f.UserID)
+		if err != nil {
+			if errors.Is(err, storage.ErrUnavailable) {
+				p.authorizeError(w, r, ar, err)
+				return
+			}
+			p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("This account cannot sign in.").WithWrap(err))
 			return
 		}
-		p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("This account cannot sign in.").WithWrap(err))
-		return
+		user = &u
 	}
+	u := *user
 	for _, s := range f.GrantedScopes {
 		ar.GrantScope(s)
 	}
@@ -262,7 +274,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	ar.SetID(requestID)
 	sess := p.userSession(ctx, ar, c, u, f)
 	var resp fosite.AuthorizeResponder
-	err = p.Store.InTx(ctx, func(ctx context.Context) error {
+	err := p.Store.InTx(ctx, func(ctx context.Context) error {
 		if stored {
 			from := f.State
 			if err := f.Finish(); err != nil {

@@ -499,3 +499,29 @@ func count(xs []int, v int) int {
 	}
 	return n
 }
+
+// TestDeletedClientTokens: a deleted client's tokens stop working at once
+// on this replica (the client cache entry is dropped) — introspection,
+// refresh and userinfo.
+func TestDeletedClientTokens(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		tok := e.tokens()
+		rs, rsSecret := e.in.CreateClient(t, e.in.Ctx(), machine("opaque", "RS256"))
+		if err := e.in.Services().Provider.Clients.Delete(e.in.Ctx(), e.client.ID); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := post(t, e.in.URL+"/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, rs.ID, rsSecret)
+		if resp.StatusCode != 200 || body["active"] != false {
+			t.Errorf("introspection of a deleted client's token: %d %v", resp.StatusCode, body)
+		}
+		if resp, body := e.refresh(tok.RefreshToken); resp.StatusCode != 401 && resp.StatusCode != 400 {
+			t.Errorf("refresh by a deleted client: %d %v", resp.StatusCode, body)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.in.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 401 {
+			t.Errorf("userinfo with a deleted client's token: %v %v", r.StatusCode, err)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/gatehouse/gatehouse/pages"
@@ -30,6 +31,11 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /health/ready", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	if s.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", web.Fallback(mux, s.log))
 	return s.common("admin", routeOf(mux))
 }

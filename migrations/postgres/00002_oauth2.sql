@@ -127,7 +127,13 @@ CREATE UNIQUE INDEX signing_keys_next ON signing_keys (tenant_id, alg) WHERE sta
 
 -- fosite's requests, one table per kind. signature is a SHA-256 (hex) of the
 -- token's signature (or of the raw code for oauth2_oidc); session_data is
--- encrypted with GATEHOUSE_SECRET.
+-- encrypted with GATEHOUSE_SECRET. No foreign key to clients: every token
+-- insert would lock the client's row (FOR KEY SHARE), and all of one
+-- client's concurrent token requests would contend on it; a deleted
+-- client's tokens are dead anyway (the provider loads the client for every
+-- use) and the janitor removes them when they expire.
+-- List columns are JSON text (on PostgreSQL too: never queried inside, and
+-- text costs less than jsonb on every insert and read).
 CREATE TABLE oauth2_code (
     signature        text PRIMARY KEY,
     tenant_id        text NOT NULL,
@@ -136,14 +142,13 @@ CREATE TABLE oauth2_code (
     subject          text NOT NULL,
     requested_at     timestamptz NOT NULL,
     expires_at       timestamptz NOT NULL,
-    scopes           jsonb NOT NULL,
-    granted_scopes   jsonb NOT NULL,
-    audience         jsonb NOT NULL,
-    granted_audience jsonb NOT NULL,
+    scopes           text NOT NULL,
+    granted_scopes   text NOT NULL,
+    audience         text NOT NULL,
+    granted_audience text NOT NULL,
     form_data        text NOT NULL,
     session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           boolean NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_code_request ON oauth2_code (tenant_id, request_id);
 CREATE INDEX oauth2_code_expires ON oauth2_code (expires_at);
@@ -156,14 +161,13 @@ CREATE TABLE oauth2_access (
     subject          text NOT NULL,
     requested_at     timestamptz NOT NULL,
     expires_at       timestamptz NOT NULL,
-    scopes           jsonb NOT NULL,
-    granted_scopes   jsonb NOT NULL,
-    audience         jsonb NOT NULL,
-    granted_audience jsonb NOT NULL,
+    scopes           text NOT NULL,
+    granted_scopes   text NOT NULL,
+    audience         text NOT NULL,
+    granted_audience text NOT NULL,
     form_data        text NOT NULL,
     session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           boolean NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_access_request ON oauth2_access (tenant_id, request_id);
 CREATE INDEX oauth2_access_expires ON oauth2_access (expires_at);
@@ -176,15 +180,14 @@ CREATE TABLE oauth2_refresh (
     subject          text NOT NULL,
     requested_at     timestamptz NOT NULL,
     expires_at       timestamptz NOT NULL,
-    scopes           jsonb NOT NULL,
-    granted_scopes   jsonb NOT NULL,
-    audience         jsonb NOT NULL,
-    granted_audience jsonb NOT NULL,
+    scopes           text NOT NULL,
+    granted_scopes   text NOT NULL,
+    audience         text NOT NULL,
+    granted_audience text NOT NULL,
     form_data        text NOT NULL,
     session_data     bytea NOT NULL,
     active           boolean NOT NULL DEFAULT true,
-    access_signature text NOT NULL DEFAULT '',
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    access_signature text NOT NULL DEFAULT ''
 );
 CREATE INDEX oauth2_refresh_request ON oauth2_refresh (tenant_id, request_id);
 CREATE INDEX oauth2_refresh_expires ON oauth2_refresh (expires_at);
@@ -197,14 +200,13 @@ CREATE TABLE oauth2_pkce (
     subject          text NOT NULL,
     requested_at     timestamptz NOT NULL,
     expires_at       timestamptz NOT NULL,
-    scopes           jsonb NOT NULL,
-    granted_scopes   jsonb NOT NULL,
-    audience         jsonb NOT NULL,
-    granted_audience jsonb NOT NULL,
+    scopes           text NOT NULL,
+    granted_scopes   text NOT NULL,
+    audience         text NOT NULL,
+    granted_audience text NOT NULL,
     form_data        text NOT NULL,
     session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           boolean NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_pkce_expires ON oauth2_pkce (expires_at);
 
@@ -216,14 +218,13 @@ CREATE TABLE oauth2_oidc (
     subject          text NOT NULL,
     requested_at     timestamptz NOT NULL,
     expires_at       timestamptz NOT NULL,
-    scopes           jsonb NOT NULL,
-    granted_scopes   jsonb NOT NULL,
-    audience         jsonb NOT NULL,
-    granted_audience jsonb NOT NULL,
+    scopes           text NOT NULL,
+    granted_scopes   text NOT NULL,
+    audience         text NOT NULL,
+    granted_audience text NOT NULL,
     form_data        text NOT NULL,
     session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           boolean NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_oidc_expires ON oauth2_oidc (expires_at);
 

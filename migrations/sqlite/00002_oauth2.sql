@@ -129,7 +129,13 @@ CREATE UNIQUE INDEX signing_keys_next ON signing_keys (tenant_id, alg) WHERE sta
 
 -- fosite's requests, one table per kind. signature is a SHA-256 (hex) of the
 -- token's signature (or of the raw code for oauth2_oidc); session_data is
--- encrypted with GATEHOUSE_SECRET.
+-- encrypted with GATEHOUSE_SECRET. No foreign key to clients: every token
+-- insert would lock the client's row (FOR KEY SHARE), and all of one
+-- client's concurrent token requests would contend on it; a deleted
+-- client's tokens are dead anyway (the provider loads the client for every
+-- use) and the janitor removes them when they expire.
+-- List columns are JSON text (on PostgreSQL too: never queried inside, and
+-- text costs less than jsonb on every insert and read).
 CREATE TABLE oauth2_code (
     signature        TEXT PRIMARY KEY,
     tenant_id        TEXT NOT NULL,
@@ -144,8 +150,7 @@ CREATE TABLE oauth2_code (
     granted_audience TEXT NOT NULL,
     form_data        TEXT NOT NULL,
     session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           BOOLEAN NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_code_request ON oauth2_code (tenant_id, request_id);
 CREATE INDEX oauth2_code_expires ON oauth2_code (expires_at);
@@ -164,8 +169,7 @@ CREATE TABLE oauth2_access (
     granted_audience TEXT NOT NULL,
     form_data        TEXT NOT NULL,
     session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           BOOLEAN NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_access_request ON oauth2_access (tenant_id, request_id);
 CREATE INDEX oauth2_access_expires ON oauth2_access (expires_at);
@@ -185,8 +189,7 @@ CREATE TABLE oauth2_refresh (
     form_data        TEXT NOT NULL,
     session_data     BLOB NOT NULL,
     active           BOOLEAN NOT NULL DEFAULT true,
-    access_signature TEXT NOT NULL DEFAULT '',
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    access_signature TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX oauth2_refresh_request ON oauth2_refresh (tenant_id, request_id);
 CREATE INDEX oauth2_refresh_expires ON oauth2_refresh (expires_at);
@@ -205,8 +208,7 @@ CREATE TABLE oauth2_pkce (
     granted_audience TEXT NOT NULL,
     form_data        TEXT NOT NULL,
     session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           BOOLEAN NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_pkce_expires ON oauth2_pkce (expires_at);
 
@@ -224,8 +226,7 @@ CREATE TABLE oauth2_oidc (
     granted_audience TEXT NOT NULL,
     form_data        TEXT NOT NULL,
     session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true,
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    active           BOOLEAN NOT NULL DEFAULT true
 );
 CREATE INDEX oauth2_oidc_expires ON oauth2_oidc (expires_at);
 

@@ -117,7 +117,7 @@ func (b *backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return txn{tx}, nil
+	return &txn{tx: tx}, nil
 }
 
 func (b *backend) SQLDB() *sql.DB                 { return b.db }
@@ -142,13 +142,37 @@ type rows struct{ *sql.Rows }
 
 func (r rows) Close() { _ = r.Rows.Close() }
 
-type txn struct{ tx *sql.Tx }
+// txn is a SQLite transaction. Deferred writes run at once (the database is
+// in-process: nothing to save by sending them later); their error is kept
+// and returned by the next call, as the contract says.
+type txn struct {
+	tx       *sql.Tx
+	deferred error
+}
 
-func (t txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+func (t *txn) pending() error {
+	err := t.deferred
+	t.deferred = nil
+	return err
+}
+
+func (t *txn) Defer(ctx context.Context, q string, args ...any) {
+	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil && t.deferred == nil {
+		t.deferred = err
+	}
+}
+
+func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if err := t.pending(); err != nil {
+		return 0, err
+	}
 	return execResult(t.tx.ExecContext(ctx, q, args...))
 }
 
-func (t txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	if err := t.pending(); err != nil {
+		return nil, err
+	}
 	r, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -156,12 +180,27 @@ func (t txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, e
 	return rows{r}, nil
 }
 
-func (t txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	if err := t.pending(); err != nil {
+		return errRow{err}
+	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
-func (t txn) Commit(context.Context) error   { return t.tx.Commit() }
-func (t txn) Rollback(context.Context) error { return t.tx.Rollback() }
+func (t *txn) Commit(context.Context) error {
+	if err := t.pending(); err != nil {
+		_ = t.tx.Rollback()
+		return err
+	}
+	return t.tx.Commit()
+}
+
+func (t *txn) Rollback(context.Context) error { return t.tx.Rollback() }
+
+// errRow is a Row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Translate maps SQLite result codes to the storage sentinels, never by
 // message; the original error stays wrapped.

@@ -28,6 +28,11 @@ type Row interface {
 // Tx is an open transaction.
 type Tx interface {
 	Querier
+	// Defer queues a write whose only result that matters is its error: a
+	// backend may send it together with the next statement or the commit
+	// (one network round trip for several statements). Its error then
+	// comes back from that later call; the transaction fails either way.
+	Defer(ctx context.Context, query string, args ...any)
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }

@@ -27,10 +27,9 @@ func (s *Store) AppendEvent(ctx context.Context, e storage.Event) error {
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
-	_, err = s.exec(ctx,
+	return s.execDeferred(ctx,
 		`INSERT INTO events (id, tenant_id, type, subject, data, created_at, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		e.ID, tid, e.Type, e.Subject, string(data), ts(e.CreatedAt), optTS(e.DeliveredAt))
-	return err
 }
 
 // ListEvents returns the ctx tenant's events, newest first.

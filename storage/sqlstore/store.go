@@ -199,6 +199,18 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 	return n, s.b.Translate(err)
 }
 
+// execDeferred runs a write whose result is only its error: inside a
+// transaction the backend may send it with the next statement or the
+// commit, and report its error from there.
+func (s *Store) execDeferred(ctx context.Context, query string, args ...any) error {
+	if h := s.handle(ctx); h != nil {
+		h.st.tx.Defer(ctx, query, args...)
+		return nil
+	}
+	_, err := s.exec(ctx, query, args...)
+	return err
+}
+
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) Row {
 	return translatingRow{s.q(ctx).QueryRow(ctx, query, args...), s.b}
 }

@@ -46,8 +46,9 @@ func (s *Store) CreateToken(ctx context.Context, kind storage.TokenKind, t stora
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 		args = append(args, t.AccessSignature)
 	}
-	_, err = s.exec(ctx, q, args...)
-	return err
+	// Inside a transaction (token issuance) the insert travels with the
+	// next statement or the commit; a conflict surfaces there.
+	return s.execDeferred(ctx, q, args...)
 }
 
 // GetToken returns a stored request of kind, active or not.
@@ -100,8 +101,7 @@ func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signatu
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `DELETE FROM `+table+` WHERE signature = $1 AND tenant_id = $2`, signature, tid)
-	return err
+	return s.execDeferred(ctx, `DELETE FROM `+table+` WHERE signature = $1 AND tenant_id = $2`, signature, tid)
 }
 
 // RevokeTokens ends every row of kind issued for requestID. Refresh tokens

@@ -323,9 +323,6 @@ func testTokens(t *testing.T, s storage.Store) {
 	if _, err := s.GetToken(ctx, storage.TokenPKCE, "sig-pkce"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("deleted pkce err = %v", err)
 	}
-	if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("sig-x", "r", "no-such-client")); !errors.Is(err, storage.ErrConflict) {
-		t.Fatalf("token of unknown client err = %v, want ErrConflict (foreign key)", err)
-	}
 	// JTI: one use until it expires.
 	must(t, s.UseJTI(ctx, "jti-1", time.Now().Add(time.Hour)))
 	if err := s.UseJTI(ctx, "jti-1", time.Now().Add(time.Hour)); !errors.Is(err, storage.ErrConflict) {
@@ -370,15 +367,16 @@ func testDeleteClientCascades(t *testing.T, s storage.Store) {
 	ctx := Ctx(t)
 	must(t, s.CreateClient(ctx, SampleClient("c1")))
 	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
-	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("sig-r", "r", "c1")))
 	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid"}}))
 	must(t, s.DeleteClient(ctx, "c1"))
-	if _, err := s.GetToken(ctx, storage.TokenRefresh, "sig-r"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("token outlived its client: %v", err)
-	}
 	if _, err := s.GetGrant(ctx, "u1", "c1"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("grant outlived its client: %v", err)
 	}
+	// Token rows have no foreign key to their client (it would lock the
+	// client's row on every issuance); they are dead without it and the
+	// janitor removes them at expiry. Storing one for an unknown client is
+	// therefore not refused by the store.
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("sig-r", "r", "c1")))
 }
 
 // race runs fn in n goroutines at once and returns their errors.
