@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+const redirectURI = "http://127.0.0.1:9/callback"
+
+// conn is one keep-alive connection: a client that never follows redirects
+// (the flows read every Location themselves) and keeps cookies.
+type conn struct {
+	c    *http.Client
+	base string
+}
+
+func newConn(base string) *conn {
+	jar, _ := cookiejar.New(nil)
+	return &conn{base: base, c: &http.Client{Transport: newTransport(), Jar: jar, Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// forgetCookies starts a new browser on the same connection.
+func (c *conn) forgetCookies() {
+	jar, _ := cookiejar.New(nil)
+	c.c.Jar = jar
+}
+
+func (c *conn) do(ctx context.Context, method, path string, form url.Values, user, pass, bearer string) (*http.Response, []byte, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	u := path
+	if strings.HasPrefix(path, "/") {
+		u = c.base + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, raw, err
+}
+
+// expect checks a status and returns the JSON body.
+func expectJSON(resp *http.Response, raw []byte, status int) (map[string]any, error) {
+	if resp.StatusCode != status {
+		return nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, status, raw)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pkce returns a verifier and its S256 challenge.
+func pkce() (string, string) {
+	v := random(32)
+	sum := sha256.Sum256([]byte(v))
+	return v, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// app is a registered client as a relying party sees it.
+type app struct {
+	id, secret string
+	scope      string
+}
+
+type authState struct {
+	state, nonce, verifier string
+}
+
+func (a app) authURL() (string, authState) {
+	s := authState{state: random(12), nonce: random(12)}
+	v, ch := pkce()
+	s.verifier = v
+	q := url.Values{"client_id": {a.id}, "response_type": {"code"}, "scope": {a.scope}, "redirect_uri": {redirectURI},
+		"state": {s.state}, "nonce": {s.nonce}, "code_challenge": {ch}, "code_challenge_method": {"S256"}}
+	return "/oauth2/auth?" + q.Encode(), s
+}
+
+// callbackCode checks a redirect back to the app and returns the code.
+func callbackCode(resp *http.Response, st authState, issuer string) (string, error) {
+	loc, err := resp.Location()
+	if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
+		return "", fmt.Errorf("want a 303 back to the app, got %d %v", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("state") != st.state || q.Get("iss") != issuer || q.Get("code") == "" {
+		return "", fmt.Errorf("bad authorization response %s", loc.RawQuery)
+	}
+	return q.Get("code"), nil
+}
+
+// exchange redeems a code and verifies the ID token; it returns the token
+// response.
+func (c *conn) exchange(ctx context.Context, a app, code string, st authState, keys *jwks, issuer string) (map[string]any, error) {
+	resp, raw, err := c.do(ctx, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirectURI}, "code_verifier": {st.verifier}}, a.id, a.secret, "")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := expectJSON(resp, raw, 200)
+	if err != nil {
+		return nil, err
+	}
+	if keys != nil {
+		idt, _ := tok["id_token"].(string)
+		if err := keys.verifyIDToken(ctx, idt, issuer, a.id, st.nonce); err != nil {
+			return nil, err
+		}
+	}
+	return tok, nil
+}
+
+var (
+	reCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	reFlow = regexp.MustCompile(`name="flow" value="([^"]*)"`)
+)
+
+// login runs a whole authorization with a password sign-in and returns
+// the token response: /oauth2/auth → /login (GET, POST) → resume → token.
+func (c *conn) login(ctx context.Context, a app, email, password string, keys *jwks, issuer string) (map[string]any, error) {
+	c.forgetCookies()
+	u, st := a.authURL()
+	resp, _, err := c.do(ctx, http.MethodGet, u, nil, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("authorize: status %d", resp.StatusCode)
+	}
+	resp, page, err := c.do(ctx, http.MethodGet, resp.Header.Get("Location"), nil, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	csrf, flow := reCSRF.FindSubmatch(page), reFlow.FindSubmatch(page)
+	if resp.StatusCode != 200 || csrf == nil || flow == nil {
+		return nil, fmt.Errorf("login page: status %d", resp.StatusCode)
+	}
+	resp, page, err = c.do(ctx, http.MethodPost, "/login", url.Values{"flow": {string(flow[1])}, "csrf_token": {string(csrf[1])},
+		"email": {email}, "password": {password}}, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("login: status %d: %.300s", resp.StatusCode, page)
+	}
+	resp, _, err = c.do(ctx, http.MethodGet, resp.Header.Get("Location"), nil, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	code, err := callbackCode(resp, st, issuer)
+	if err != nil {
+		return nil, err
+	}
+	return c.exchange(ctx, a, code, st, keys, issuer)
+}
+
+// sso runs an authorization with the session the connection already has:
+// no page, straight to the code, then the token.
+func (c *conn) sso(ctx context.Context, a app, keys *jwks, issuer string) (map[string]any, error) {
+	u, st := a.authURL()
+	resp, _, err := c.do(ctx, http.MethodGet, u, nil, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	code, err := callbackCode(resp, st, issuer)
+	if err != nil {
+		return nil, err
+	}
+	return c.exchange(ctx, a, code, st, keys, issuer)
+}
+
+// jwks verifies ID tokens against the issuer's published keys, as a
+// relying party would (fetched once, again on an unknown kid).
+type jwks struct {
+	mu   sync.Mutex
+	url  string
+	keys map[string]jose.JSONWebKey
+}
+
+func (k *jwks) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key, ok := k.keys[kid]; ok {
+		return key, nil
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	k.keys = map[string]jose.JSONWebKey{}
+	for _, key := range set.Keys {
+		k.keys[key.KeyID] = key
+	}
+	if key, ok := k.keys[kid]; ok {
+		return key, nil
+	}
+	return jose.JSONWebKey{}, fmt.Errorf("kid %q not in JWKS", kid)
+}
+
+func (k *jwks) verifyIDToken(ctx context.Context, raw, issuer, aud, nonce string) error {
+	sig, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	if err != nil {
+		return fmt.Errorf("id_token: %w", err)
+	}
+	key, err := k.key(ctx, sig.Signatures[0].Header.KeyID)
+	if err != nil {
+		return err
+	}
+	payload, err := sig.Verify(key)
+	if err != nil {
+		return fmt.Errorf("id_token signature: %w", err)
+	}
+	var c struct {
+		Iss   string `json:"iss"`
+		Aud   any    `json:"aud"`
+		Nonce string `json:"nonce"`
+		Exp   int64  `json:"exp"`
+		Sub   string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return err
+	}
+	audOK := c.Aud == aud
+	if list, ok := c.Aud.([]any); ok && len(list) == 1 && list[0] == aud {
+		audOK = true
+	}
+	if c.Iss != issuer || !audOK || c.Nonce != nonce || c.Sub == "" || time.Now().Unix() > c.Exp {
+		return errors.New("id_token claims do not check out")
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is what a run writes to bench/results/.
+type report struct {
+	Time      time.Time         `json:"time"`
+	Commit    string            `json:"commit"`
+	Machine   map[string]string `json:"machine"`
+	Settings  map[string]string `json:"settings"`
+	IdleRSSMB float64           `json:"server_idle_rss_mb"`
+	Results   []result          `json:"results"`
+	Extra     map[string]any    `json:"extra,omitempty"`
+}
+
+func run(ctx context.Context, o options) error {
+	srv, err := startServer(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer srv.stop(o.keep)
+	b, err := newBench(ctx, o, srv)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	rep := report{Time: time.Now().UTC(), Commit: commit(), Machine: machine(), Extra: map[string]any{},
+		Settings: map[string]string{"db": o.db, "conns": fmt.Sprint(o.conns), "duration": o.duration.String(),
+			"warmup": o.warmup.String(), "durability": durability(o.db)}}
+	time.Sleep(time.Second) // let the server settle after start-up and seeding
+	rss, _ := procRSS(srv.pid)
+	rep.IdleRSSMB = float64(rss) / (1 << 20)
+	fmt.Fprintf(os.Stderr, "gatehouse pid %d on %s; idle RSS %.1f MB\n", srv.pid, o.db, rep.IdleRSSMB)
+
+	for _, name := range strings.Split(o.scenarios, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		r, err := b.runScenario(ctx, name, "")
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	if o.burst > 0 {
+		if rep.Extra["burst"], err = b.burst(ctx, o.burst); err != nil {
+			return err
+		}
+	}
+	if o.janitor {
+		if err := b.janitorRun(ctx, &rep); err != nil {
+			return err
+		}
+	}
+	if o.large {
+		if err := b.largeRun(ctx, &rep); err != nil {
+			return err
+		}
+	}
+	printTable(os.Stdout, rep)
+	return writeReport(o.out, rep)
+}
+
+func (b *bench) runScenario(ctx context.Context, name, suffix string) (result, error) {
+	factory, note, perIter, err := b.scenario(name)
+	if err != nil {
+		return result{}, err
+	}
+	pid := b.srv.pid
+	if name == "hash_only" {
+		pid = 0 // measured in the bench process
+	}
+	stopProfile := func() {}
+	if b.o.profile == name {
+		stopProfile = b.startProfile(name)
+	}
+	r, err := drive(ctx, name+suffix, b.o.conns, b.o.warmup, b.o.duration, pid, factory)
+	stopProfile()
+	r.Note, r.HTTPRequests = note, perIter
+	fmt.Fprintf(os.Stderr, "%-32s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  cpu ms/req: server %.3f postgres %.3f bench %.3f  rss %.0f MB\n",
+		r.Scenario, r.RPS, r.P50ms, r.P99ms, r.Errors, r.CPUmsPerReq, r.DBCPUms, r.BenchCPUms, r.PeakRSSMB)
+	if r.FirstError != "" {
+		fmt.Fprintf(os.Stderr, "  first error: %s\n", r.FirstError)
+	}
+	return r, err
+}
+
+func printTable(w *os.File, rep report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "scenario\treq/s\tp50 ms\tp90 ms\tp99 ms\terrors\tserver CPU ms/req\tpeak RSS MB\t\n")
+	for _, r := range rep.Results {
+		cpu, rss := fmt.Sprintf("%.3f", r.CPUmsPerReq), fmt.Sprintf("%.0f", r.PeakRSSMB)
+		if r.Scenario == "hash_only" {
+			cpu, rss = "(bench)", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t\n", r.Scenario, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Errors, cpu, rss)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nidle RSS %.1f MB; %s; commit %s; %s\n", rep.IdleRSSMB, rep.Settings["db"], rep.Commit, rep.Machine["cpu"])
+	for k, v := range rep.Extra {
+		raw, _ := json.Marshal(v)
+		fmt.Fprintf(w, "%s: %s\n", k, raw)
+	}
+}
+
+func writeReport(dir string, rep report) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.json", rep.Time.Format("20060102-150405"), rep.Settings["db"], rep.Commit))
+	if err := os.WriteFile(name, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "wrote", name)
+	return nil
+}
+
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(strings.TrimSpace(string(st))) > 0 {
+		c += "-dirty"
+	}
+	return c
+}
+
+func machine() map[string]string {
+	m := map[string]string{"cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				m["cpu"] = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		m["memory"] = strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(raw), "\n", 2)[0], "MemTotal:"))
+	}
+	if out, err := exec.Command("uname", "-r").Output(); err == nil {
+		m["kernel"] = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+func durability(db string) string {
+	if db == "postgres" {
+		out, err := exec.Command("psql", "-Atqc", "show synchronous_commit", "postgres://postgres@127.0.0.1:5432/postgres").Output()
+		if err == nil {
+			return "PostgreSQL synchronous_commit=" + strings.TrimSpace(string(out)) + " (every issued token committed before the response)"
+		}
+		return "PostgreSQL defaults"
+	}
+	return "SQLite WAL, synchronous=FULL"
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// serverProc is gatehouse running as its own process, on its own database.
+type serverProc struct {
+	cmd     *exec.Cmd
+	pid     int
+	url     string // public base URL = issuer
+	admin   string
+	dsn     string
+	secret  string
+	dir     string
+	logPath string
+	dropDB  func()
+}
+
+const benchSecret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer builds gatehouse, creates a fresh database and starts the
+// server on it. extraEnv adds GATEHOUSE_* settings.
+func startServer(ctx context.Context, o options, extraEnv ...string) (*serverProc, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &serverProc{dir: dir, secret: benchSecret, logPath: filepath.Join(dir, "server.log")}
+	bin := filepath.Join(dir, "gatehouse")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gatehouse")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build gatehouse (run the bench from the repository root): %w", err)
+	}
+	switch o.db {
+	case "postgres":
+		if s.dsn, s.dropDB, err = createDatabase(ctx, o.adminDSN); err != nil {
+			return nil, err
+		}
+	case "sqlite":
+		s.dsn = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	default:
+		return nil, fmt.Errorf("-db: want postgres or sqlite, got %q", o.db)
+	}
+	pub, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s.url, s.admin = "http://"+pub, "http://"+adm
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "serve")
+	s.cmd.Env = append(os.Environ(),
+		"GATEHOUSE_DSN="+s.dsn, "GATEHOUSE_ISSUER="+s.url, "GATEHOUSE_SECRET="+s.secret,
+		"GATEHOUSE_PUBLIC_ADDR="+pub, "GATEHOUSE_ADMIN_ADDR="+adm, "GATEHOUSE_LOG_FORMAT=json",
+		"GATEHOUSE_ACCESS_TOKEN_TTL=2h", "GATEHOUSE_PPROF=true")
+	s.cmd.Env = append(s.cmd.Env, extraEnv...)
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.pid = s.cmd.Process.Pid
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(s.admin + "/health/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop(true)
+	return nil, fmt.Errorf("gatehouse did not become ready; log: %s", s.logPath)
+}
+
+// stop terminates the server (SIGTERM, then kill) and removes what it made.
+func (s *serverProc) stop(keep bool) {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
+	}
+	if keep {
+		fmt.Fprintf(os.Stderr, "kept: database %s, server log %s\n", s.dsn, s.logPath)
+		return
+	}
+	if s.dropDB != nil {
+		s.dropDB()
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// createDatabase creates gh_bench_<random> and returns its DSN and a func
+// that drops it.
+func createDatabase(ctx context.Context, admin string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL at -postgres: %w", err)
+	}
+	defer conn.Close(context.Background())
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "gh_bench_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}
+
+// procCPU is the process's user+system CPU time (/proc/<pid>/stat).
+func procCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
+	return time.Duration(utime+stime) * time.Second / clkTck, nil
+}
+
+// procRSS returns VmRSS and VmHWM (peak) in bytes (/proc/<pid>/status).
+func procRSS(pid int) (rss, hwm int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		for key, dst := range map[string]*int64{"VmRSS:": &rss, "VmHWM:": &hwm} {
+			if strings.HasPrefix(line, key) {
+				kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+				*dst = kb * 1024
+			}
+		}
+	}
+	return rss, hwm
+}
+
+// rssSampler records the highest VmRSS seen while it runs.
+type rssSampler struct {
+	pid  int
+	max  int64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sampleRSS(pid int) *rssSampler {
+	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if rss, _ := procRSS(pid); rss > s.max {
+				s.max = rss
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) Stop() int64 {
+	close(s.stop)
+	<-s.done
+	return s.max
+}
+
+// postgresCPU sums the CPU time of every process named postgres (the
+// server and its backends) that is alive now.
+func postgresCPU() time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		if d, err := procCPU(pid); err == nil {
+			total += d
+		}
+	}
+	return total
+}
