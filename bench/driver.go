@@ -30,6 +30,9 @@ type result struct {
 	BenchCPUms   float64 `json:"bench_cpu_ms_per_request,omitempty"`
 	PeakRSSMB    float64 `json:"server_peak_rss_mb"`
 	Note         string  `json:"note,omitempty"`
+	Runs         int     `json:"runs,omitempty"`
+	MinRPS       float64 `json:"min_rps,omitempty"`
+	MaxRPS       float64 `json:"max_rps,omitempty"`
 	HTTPRequests int     `json:"http_requests_per_iteration,omitempty"`
 }
 

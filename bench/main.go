@@ -31,6 +31,7 @@ type options struct {
 	burst     int
 	keep      bool
 	profile   string
+	repeat    int
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.BoolVar(&o.janitor, "janitor", false, "also issue 1,000,000 expired tokens, run the janitor, and rerun client_credentials")
 	flag.IntVar(&o.burst, "burst", 0, "also fire this many concurrent password sign-ins at once and report peak RSS (e.g. 500)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database and the server's log after the run")
+	flag.IntVar(&o.repeat, "repeat", 1, "run each scenario this many times and report the median run (by req/s)")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the server during the named `scenario` to bench/results/<scenario>.cpu.prof")
 	flag.Parse()
 

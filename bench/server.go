@@ -62,6 +62,9 @@ func startServer(ctx context.Context, o options, extraEnv ...string) (*serverPro
 		if s.dsn, s.dropDB, err = createDatabase(ctx, o.adminDSN); err != nil {
 			return nil, err
 		}
+		if extra := os.Getenv("BENCH_DSN_PARAMS"); extra != "" {
+			s.dsn += "&" + extra // e.g. plan_cache_mode=auto, to compare
+		}
 	case "sqlite":
 		s.dsn = "sqlite:" + filepath.Join(dir, "gatehouse.db")
 	default:
@@ -86,6 +89,9 @@ func startServer(ctx context.Context, o options, extraEnv ...string) (*serverPro
 		"GATEHOUSE_PUBLIC_ADDR="+pub, "GATEHOUSE_ADMIN_ADDR="+adm, "GATEHOUSE_LOG_FORMAT=json",
 		"GATEHOUSE_ACCESS_TOKEN_TTL=2h", "GATEHOUSE_PPROF=true")
 	s.cmd.Env = append(s.cmd.Env, extraEnv...)
+	if v := os.Getenv("BENCH_SERVER_ENV"); v != "" {
+		s.cmd.Env = append(s.cmd.Env, strings.Fields(v)...) // e.g. GOGC=200, to compare
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/storage"
 )
 
@@ -13,6 +16,7 @@ import (
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	GetGrant(ctx context.Context, userID, clientID string) (storage.Grant, error)
+	GetUserGrant(ctx context.Context, userID, clientID string) (storage.User, storage.Grant, error)
 	UpsertGrant(ctx context.Context, g storage.Grant) error
 	DeleteGrant(ctx context.Context, userID, clientID string) error
 	AppendEvent(ctx context.Context, e storage.Event) error
@@ -21,6 +25,39 @@ type Store interface {
 // Service remembers consent decisions per (account, client, scopes).
 type Service struct {
 	Store Store
+	// Now is the clock (account suspensions end); time.Now when nil.
+	Now func() time.Time
+}
+
+// ErrNotGranted: the user's grant to the client no longer covers the scopes
+// (revoked, or narrowed).
+var ErrNotGranted = errors.New("consent: the grant no longer covers these scopes")
+
+// Check is what a refresh needs to know, in one query: the account may
+// still sign in (else USER_NOT_FOUND or its status error, from package
+// login) and its grant to the client still covers scopes (else
+// ErrNotGranted). It returns the account, for fresh claims.
+func (s *Service) Check(ctx context.Context, userID, clientID string, scopes []string) (storage.User, error) {
+	u, g, err := s.Store.GetUserGrant(ctx, userID, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, catalog.UserNotFound.Wrap(err)
+	}
+	if err != nil {
+		return u, err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	if err := login.StatusError(u, now()); err != nil {
+		return u, err
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(g.Scopes, sc) {
+			return u, ErrNotGranted
+		}
+	}
+	return u, nil
 }
 
 // Covers reports whether the user already granted the client every scope.

@@ -1,7 +1,8 @@
 package provider
 
 import (
-	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -36,20 +37,31 @@ func newSession() *Session {
 	}}
 }
 
-// Clone is a deep copy (fosite clones the session of a refresh grant).
+// Clone is a deep copy (fosite clones the session of a refresh grant, and
+// the clone is then changed). Claim values in Extra are JSON scalars and
+// lists that nothing mutates in place, so the maps are copied, not the
+// values.
 func (s *Session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
-	raw, err := json.Marshal(s)
-	if err != nil {
-		panic(err)
+	c := *s
+	if s.DefaultSession != nil {
+		d := *s.DefaultSession
+		if s.Claims != nil {
+			claims := *s.Claims
+			claims.Audience = slices.Clone(claims.Audience)
+			claims.AuthenticationMethodsReferences = slices.Clone(claims.AuthenticationMethodsReferences)
+			claims.Extra = maps.Clone(claims.Extra)
+			d.Claims = &claims
+		}
+		if s.Headers != nil {
+			d.Headers = &jwt.Headers{Extra: maps.Clone(s.Headers.Extra)}
+		}
+		d.ExpiresAt = maps.Clone(s.ExpiresAt)
+		c.DefaultSession = &d
 	}
-	c := newSession()
-	if err := json.Unmarshal(raw, c); err != nil {
-		panic(err)
-	}
-	return c
+	return &c
 }
 
 // IDTokenHeaders asks the signer for the session's algorithm.

@@ -256,7 +256,7 @@ func (f *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 // conditional statement. If a concurrent refresh deactivated it first this
 // one fails, so a family never forks.
 func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
-	if _, err := f.db.RevokeTokens(ctx, storage.TokenAccess, requestID); err != nil {
+	if err := f.db.DiscardTokens(ctx, storage.TokenAccess, requestID); err != nil {
 		return toFosite(err)
 	}
 	if err := f.db.DeactivateToken(ctx, storage.TokenRefresh, hashSignature(sig)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/ory/fosite"
@@ -16,8 +17,9 @@ import (
 // runs in one transaction (FOSITE.md §3).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ar, err := p.oauth.NewAccessRequest(ctx, r, newSession())
-	grant := r.PostForm.Get("grant_type")
+	grant := r.PostFormValue("grant_type")
+	oauth := p.forGrant(grant)
+	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		p.tokenError(w, r, ar, grant, err)
 		return
@@ -42,11 +44,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	var resp fosite.AccessResponder
 	if ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
 		// One insert: no transaction needed (two fewer round trips).
-		resp, err = p.oauth.NewAccessResponse(ctx, ar)
+		resp, err = oauth.NewAccessResponse(ctx, ar)
 	} else {
 		err = p.Store.InTx(ctx, func(ctx context.Context) error {
 			var err error
-			resp, err = p.oauth.NewAccessResponse(ctx, ar)
+			resp, err = oauth.NewAccessResponse(ctx, ar)
 			return err
 		})
 	}
@@ -60,7 +62,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.SetTokenType("Bearer") // RFC 6750 spelling; fosite writes "bearer"
-	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+	oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
 // clientCredentials grants a machine client the scopes and audiences it
@@ -88,20 +90,16 @@ func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester,
 	if sess.UserID == "" {
 		return nil
 	}
-	u, err := p.Accounts.Active(ctx, sess.UserID)
-	if err != nil {
-		if !errors.Is(err, storage.ErrUnavailable) {
-			p.revokeGrant(ctx, ar.GetID(), "account cannot sign in")
-		}
-		return accountError(err)
-	}
-	covered, err := p.Grants.Covers(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
-	if err != nil {
+	u, err := p.Grants.Check(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
 		return err
-	}
-	if !covered {
+	case errors.Is(err, consent.ErrNotGranted):
 		p.revokeGrant(ctx, ar.GetID(), "consent revoked")
 		return refreshInvalid("The user's consent for this application was revoked.")
+	case err != nil:
+		p.revokeGrant(ctx, ar.GetID(), "account cannot sign in")
+		return accountError(err)
 	}
 	extra := userClaims(u, ar.GetGrantedScopes())
 	for _, k := range []string{"azp", "sid"} {

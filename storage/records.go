@@ -202,6 +202,10 @@ type Flows interface {
 // Grants stores remembered consent.
 type Grants interface {
 	GetGrant(ctx context.Context, userID, clientID string) (Grant, error)
+	// GetUserGrant returns an account and its grant to a client in one
+	// query (what every refresh checks); the grant is zero (empty ID) when
+	// there is none, the error ErrNotFound when the account is missing.
+	GetUserGrant(ctx context.Context, userID, clientID string) (User, Grant, error)
 	UpsertGrant(ctx context.Context, g Grant) error
 	DeleteGrant(ctx context.Context, userID, clientID string) error
 }
@@ -232,6 +236,10 @@ type Tokens interface {
 	// tokens are deactivated (kept for reuse detection until they expire),
 	// the others deleted. It returns how many rows it changed.
 	RevokeTokens(ctx context.Context, kind TokenKind, requestID string) (int64, error)
+	// DiscardTokens is RevokeTokens without the count: inside a transaction
+	// it may travel with the next statement (one round trip fewer), its
+	// error coming back from there.
+	DiscardTokens(ctx context.Context, kind TokenKind, requestID string) error
 	// UseJTI records a client assertion id until exp; one seen before and
 	// not expired is ErrConflict.
 	UseJTI(ctx context.Context, jtiHash string, exp time.Time) error

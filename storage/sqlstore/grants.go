@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -47,4 +48,25 @@ func (s *Store) DeleteGrant(ctx context.Context, userID, clientID string) error 
 		return notFound("grant")
 	}
 	return err
+}
+
+// GetUserGrant returns an account and its grant to a client in one query.
+func (s *Store) GetUserGrant(ctx context.Context, userID, clientID string) (storage.User, storage.Grant, error) {
+	u := storage.User{}
+	g := storage.Grant{UserID: userID, ClientID: clientID}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return u, g, err
+	}
+	u.TenantID = tid
+	var grantID *string
+	var scopes []string
+	var created, updated *time.Time
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, g.id, g.scopes, g.created_at, g.updated_at
+		FROM users u LEFT JOIN consent_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.client_id = $3
+		WHERE u.tenant_id = $1 AND u.id = $2`, tid, userID, clientID), &u, &grantID, nullableList{&scopes}, &created, &updated)
+	if err == nil && grantID != nil {
+		g.ID, g.Scopes, g.CreatedAt, g.UpdatedAt = *grantID, scopes, *created, *updated
+	}
+	return u, g, err
 }

@@ -61,3 +61,14 @@ func optTS(t *time.Time) *time.Time {
 	v := ts(*t)
 	return &v
 }
+
+// nullableList scans a JSON array column that may be NULL (outer joins).
+type nullableList struct{ dst *[]string }
+
+func (l nullableList) Scan(src any) error {
+	if src == nil {
+		*l.dst = nil
+		return nil
+	}
+	return listScan(l).Scan(src)
+}

@@ -104,21 +104,39 @@ func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signatu
 	return s.execDeferred(ctx, `DELETE FROM `+table+` WHERE signature = $1 AND tenant_id = $2`, signature, tid)
 }
 
-// RevokeTokens ends every row of kind issued for requestID. Refresh tokens
-// are deactivated, not deleted, so a later reuse is still recognised.
-func (s *Store) RevokeTokens(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+// DiscardTokens is RevokeTokens, deferred inside a transaction.
+func (s *Store) DiscardTokens(ctx context.Context, kind storage.TokenKind, requestID string) error {
+	q, args, err := s.revokeSQL(ctx, kind, requestID)
+	if err != nil {
+		return err
+	}
+	return s.execDeferred(ctx, q, args...)
+}
+
+// revokeSQL is the statement of RevokeTokens.
+func (s *Store) revokeSQL(ctx context.Context, kind storage.TokenKind, requestID string) (string, []any, error) {
 	tid, err := tenantOf(ctx)
 	if err != nil {
-		return 0, err
+		return "", nil, err
 	}
 	table, err := tokenTable(kind)
 	if err != nil {
-		return 0, err
+		return "", nil, err
 	}
 	if kind == storage.TokenRefresh {
-		return s.exec(ctx, `UPDATE `+table+` SET active = false WHERE tenant_id = $1 AND request_id = $2 AND active`, tid, requestID)
+		return `UPDATE ` + table + ` SET active = false WHERE tenant_id = $1 AND request_id = $2 AND active`, []any{tid, requestID}, nil
 	}
-	return s.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND request_id = $2`, tid, requestID)
+	return `DELETE FROM ` + table + ` WHERE tenant_id = $1 AND request_id = $2`, []any{tid, requestID}, nil
+}
+
+// RevokeTokens ends every row of kind issued for requestID. Refresh tokens
+// are deactivated, not deleted, so a later reuse is still recognised.
+func (s *Store) RevokeTokens(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	q, args, err := s.revokeSQL(ctx, kind, requestID)
+	if err != nil {
+		return 0, err
+	}
+	return s.exec(ctx, q, args...)
 }
 
 // UseJTI records a client assertion id until exp. The insert and the

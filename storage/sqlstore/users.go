@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/storage"
@@ -10,12 +11,22 @@ import (
 const userColumns = `id, email, email_normalized, email_verified, phone, phone_verified, name, given_name, family_name,
 	status, status_reason, status_by, status_until, resettable, metadata, created_at, updated_at`
 
-func scanUser(r Row, u *storage.User) error {
+// prefixed returns a column list with every column qualified by alias.
+func prefixed(columns, alias string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// scanUser scans userColumns (then extra destinations, for joins).
+func scanUser(r Row, u *storage.User, extra ...any) error {
 	var email, norm, phone *string
 	var meta []byte
-	err := r.Scan(&u.ID, &email, &norm, &u.EmailVerified, &phone, &u.PhoneVerified, &u.Name, &u.GivenName,
+	err := r.Scan(append([]any{&u.ID, &email, &norm, &u.EmailVerified, &phone, &u.PhoneVerified, &u.Name, &u.GivenName,
 		&u.FamilyName, &u.Status, &u.StatusReason, &u.StatusBy, &u.StatusUntil, &u.Resettable, &meta,
-		&u.CreatedAt, &u.UpdatedAt)
+		&u.CreatedAt, &u.UpdatedAt}, extra...)...)
 	u.Email, u.EmailNormalized, u.Phone = deref(email), deref(norm), deref(phone)
 	u.Metadata = meta
 	return err

@@ -26,8 +26,10 @@ func RunOAuth2(t *testing.T, open Opener) {
 		{"LoginSessions", testLoginSessions},
 		{"Flows", testFlows},
 		{"Grants", testGrants},
+		{"UserGrant", testUserGrant},
 		{"SigningKeys", testSigningKeys},
 		{"Tokens", testTokens},
+		{"DeferredWriteErrors", testDeferredWriteErrors},
 		{"TenantIsolation", testTenantIsolation},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"RaceDeactivateToken", testRaceDeactivate},
@@ -315,6 +317,24 @@ func testTokens(t *testing.T, s storage.Store) {
 	if n, err := s.RevokeTokens(ctx, storage.TokenAccess, "req-1"); err != nil || n != 1 {
 		t.Fatalf("RevokeTokens(access) = %d, %v", n, err)
 	}
+	// DiscardTokens, in a transaction (deferred) and outside.
+	must(t, s.CreateToken(ctx, storage.TokenAccess, sampleToken("sig-d1", "req-d", "c1")))
+	must(t, s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.DiscardTokens(ctx, storage.TokenAccess, "req-d"); err != nil {
+			return err
+		}
+		return s.CreateToken(ctx, storage.TokenAccess, sampleToken("sig-d2", "req-d", "c1"))
+	}))
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "sig-d1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("discarded token err = %v", err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "sig-d2"); err != nil {
+		t.Fatalf("token created after the discard: %v", err)
+	}
+	must(t, s.DiscardTokens(ctx, storage.TokenAccess, "req-d"))
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "sig-d2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("discarded (outside a transaction) token err = %v", err)
+	}
 	if _, err := s.GetToken(ctx, storage.TokenAccess, "sig-access"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("revoked access token err = %v", err)
 	}
@@ -491,4 +511,56 @@ func jsonEqual(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+func testUserGrant(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateClient(ctx, SampleClient("c2")))
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	u, g, err := s.GetUserGrant(ctx, "u1", "c1")
+	if err != nil || u.ID != "u1" || u.Email != "a@example.com" || g.ID != "" || g.Scopes != nil {
+		t.Fatalf("no grant: %+v %+v %v", u, g, err)
+	}
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid", "email"}}))
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c2", Scopes: []string{"profile"}}))
+	u, g, err = s.GetUserGrant(ctx, "u1", "c1")
+	if err != nil || u.Name != "User u1" || g.ID == "" || !reflect.DeepEqual(g.Scopes, []string{"openid", "email"}) || g.CreatedAt.IsZero() {
+		t.Fatalf("with grant: %+v %+v %v", u, g, err)
+	}
+	if _, _, err := s.GetUserGrant(ctx, "ghost", "c1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("missing user err = %v", err)
+	}
+}
+
+// testDeferredWriteErrors: a write a backend sends later (with the next
+// statement or the commit) still fails its transaction with its own error.
+func testDeferredWriteErrors(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateToken(ctx, storage.TokenAccess, sampleToken("dup", "r", "c1")))
+	// Surfacing at commit.
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		return s.CreateToken(ctx, storage.TokenAccess, sampleToken("dup", "r", "c1"))
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate insert in a transaction: err = %v, want ErrConflict", err)
+	}
+	// Surfacing from the next statement; nothing of the transaction stays.
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("fresh", "r", "c1")); err != nil {
+			return err
+		}
+		if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("dup", "r", "c1")); err != nil {
+			return err
+		}
+		_, err := s.GetToken(ctx, storage.TokenAccess, "fresh")
+		return err
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("statement after a failed deferred insert: err = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "fresh"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a write of the failed transaction survived: %v", err)
+	}
 }
