@@ -74,7 +74,7 @@ type Deps struct {
 // Provider is the OAuth 2.0 / OpenID Connect protocol core.
 type Provider struct {
 	Deps
-	oauth   *fosite.Fosite
+	oauth *fosite.Fosite
 	// byGrant holds, per grant type, a fosite whose token endpoint has only
 	// that grant's handlers: fosite asks every handler of its list and each
 	// one that does not apply answers with an error carrying a stack trace
