@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/config"
 )
 
 type options struct {
@@ -32,6 +34,8 @@ type options struct {
 	keep      bool
 	profile   string
 	repeat    int
+	argonT    uint
+	argonM    uint
 }
 
 func main() {
@@ -49,6 +53,9 @@ func main() {
 	flag.IntVar(&o.burst, "burst", 0, "also fire this many concurrent password sign-ins at once and report peak RSS (e.g. 500)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database and the server's log after the run")
 	flag.IntVar(&o.repeat, "repeat", 1, "run each scenario this many times and report the median run (by req/s)")
+	def := config.Default().Passwords
+	flag.UintVar(&o.argonT, "argon2-iterations", uint(def.Iterations), "argon2id passes, for the server and hash_only")
+	flag.UintVar(&o.argonM, "argon2-memory-kib", uint(def.MemoryKiB), "argon2id memory, for the server and hash_only")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the server during the named `scenario` to bench/results/<scenario>.cpu.prof")
 	flag.Parse()
 

@@ -42,7 +42,8 @@ func run(ctx context.Context, o options) error {
 
 	rep := report{Time: time.Now().UTC(), Commit: commit(), Machine: machine(), Extra: map[string]any{},
 		Settings: map[string]string{"db": o.db, "conns": fmt.Sprint(o.conns), "duration": o.duration.String(),
-			"warmup": o.warmup.String(), "durability": durability(o.db)}}
+			"warmup": o.warmup.String(), "durability": durability(o.db),
+			"argon2id": fmt.Sprintf("m=%dKiB t=%d p=1", o.argonM, o.argonT)}}
 	time.Sleep(time.Second) // let the server settle after start-up and seeding
 	rss, _ := procRSS(srv.pid)
 	rep.IdleRSSMB = float64(rss) / (1 << 20)

@@ -44,6 +44,7 @@ type bench struct {
 func newBench(ctx context.Context, o options, srv *serverProc) (*bench, error) {
 	cfg := config.Default()
 	cfg.DSN, cfg.Issuer, cfg.Secret = srv.dsn, srv.url, config.List{srv.secret}
+	cfg.Passwords.Iterations, cfg.Passwords.MemoryKiB = uint32(o.argonT), uint32(o.argonM)
 	store, err := server.OpenStore(cfg, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		return nil, err
@@ -200,6 +201,7 @@ func (b *bench) scenario(name string) (func(i int) (worker, error), string, int,
 
 	case "hash_only":
 		p := login.DefaultArgon2
+		p.Time, p.Memory = uint32(b.o.argonT), uint32(b.o.argonM)
 		salt := []byte("0123456789abcdef")
 		return func(int) (worker, error) {
 			return func(context.Context) error {

@@ -87,7 +87,8 @@ func startServer(ctx context.Context, o options, extraEnv ...string) (*serverPro
 	s.cmd.Env = append(os.Environ(),
 		"GATEHOUSE_DSN="+s.dsn, "GATEHOUSE_ISSUER="+s.url, "GATEHOUSE_SECRET="+s.secret,
 		"GATEHOUSE_PUBLIC_ADDR="+pub, "GATEHOUSE_ADMIN_ADDR="+adm, "GATEHOUSE_LOG_FORMAT=json",
-		"GATEHOUSE_ACCESS_TOKEN_TTL=2h", "GATEHOUSE_PPROF=true")
+		"GATEHOUSE_ACCESS_TOKEN_TTL=2h", "GATEHOUSE_PPROF=true",
+		fmt.Sprintf("GATEHOUSE_ARGON2_ITERATIONS=%d", o.argonT), fmt.Sprintf("GATEHOUSE_ARGON2_MEMORY_KIB=%d", o.argonM))
 	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	if v := os.Getenv("BENCH_SERVER_ENV"); v != "" {
 		s.cmd.Env = append(s.cmd.Env, strings.Fields(v)...) // e.g. GOGC=200, to compare

@@ -59,6 +59,8 @@ type Config struct {
 
 	Tokens Tokens `yaml:"tokens"`
 
+	Passwords Passwords `yaml:"passwords"`
+
 	// Dev is set by `serve --dev`; never from the file or the environment.
 	Dev bool `yaml:"-"`
 
@@ -86,6 +88,19 @@ type Tokens struct {
 	// KeyRotationPeriod is how often signing keys rotate automatically; 0
 	// turns automatic rotation off.
 	KeyRotationPeriod time.Duration `yaml:"key_rotation_period"`
+}
+
+// Passwords are the cost parameters of password hashing (argon2id). They
+// are stored in every hash, so changing them re-hashes each password at its
+// owner's next sign-in.
+type Passwords struct {
+	// MemoryKiB is argon2id's memory per hash.
+	MemoryKiB uint32 `yaml:"argon2_memory_kib"`
+	// Iterations is argon2id's number of passes.
+	Iterations uint32 `yaml:"argon2_iterations"`
+	// Concurrency bounds how many hashes run at once (0: one per CPU);
+	// with MemoryKiB it bounds the memory sign-ins can take.
+	Concurrency int `yaml:"hash_concurrency"`
 }
 
 // List is a list of strings that reads from YAML as a sequence or as one
@@ -128,6 +143,7 @@ func Default() Config {
 		LogLevel:    "info",
 		LogFormat:   "json",
 		AutoMigrate: true,
+		Passwords:   Passwords{MemoryKiB: 19 * 1024, Iterations: 3},
 		// JanitorInterval: often enough that a pass has little to do.
 		JanitorInterval: 10 * time.Minute,
 		Tokens: Tokens{
@@ -155,6 +171,17 @@ func str(f func(*Config) *string) func(*Config, string) error {
 
 func list(f func(*Config) *List) func(*Config, string) error {
 	return func(c *Config, v string) error { *f(c) = splitList(v); return nil }
+}
+
+func uintVar(f func(*Config) *uint32) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("not a positive number: %q", v)
+		}
+		*f(c) = uint32(n)
+		return nil
+	}
 }
 
 func duration(f func(*Config) *time.Duration) func(*Config, string) error {
@@ -188,6 +215,16 @@ var vars = []envVar{
 		return nil
 	}, "apply pending migrations at start (true | false)"},
 	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies", list(func(c *Config) *List { return &c.TrustedProxies }), "CIDRs whose X-Forwarded-For is trusted"},
+	{"GATEHOUSE_ARGON2_MEMORY_KIB", "passwords.argon2_memory_kib", uintVar(func(c *Config) *uint32 { return &c.Passwords.MemoryKiB }), "argon2id memory per password hash, KiB"},
+	{"GATEHOUSE_ARGON2_ITERATIONS", "passwords.argon2_iterations", uintVar(func(c *Config) *uint32 { return &c.Passwords.Iterations }), "argon2id passes per password hash"},
+	{"GATEHOUSE_HASH_CONCURRENCY", "passwords.hash_concurrency", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		c.Passwords.Concurrency = n
+		return nil
+	}, "password hashes running at once (0: one per CPU)"},
 	{"GATEHOUSE_PPROF", "pprof", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -306,6 +343,15 @@ func (c *Config) Validate() error {
 		bad("GATEHOUSE_JANITOR_INTERVAL", "must be 0 (off) or at least 1m, got %s", c.JanitorInterval)
 	}
 	c.validateTokens(bad)
+	if c.Passwords.MemoryKiB < 19*1024 || c.Passwords.MemoryKiB > 4*1024*1024 {
+		bad("GATEHOUSE_ARGON2_MEMORY_KIB", "want 19456 (19 MiB, OWASP's minimum) to 4194304, got %d", c.Passwords.MemoryKiB)
+	}
+	if c.Passwords.Iterations < 2 || c.Passwords.Iterations > 64 {
+		bad("GATEHOUSE_ARGON2_ITERATIONS", "want 2 to 64, got %d", c.Passwords.Iterations)
+	}
+	if c.Passwords.Concurrency < 0 {
+		bad("GATEHOUSE_HASH_CONCURRENCY", "must not be negative")
+	}
 	return joinOneLine(errs)
 }
 

@@ -98,7 +98,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = h.Flows.Save(ctx, f, flow.Consent)
+		err = h.Flows.Save(ctx, f)
 	}
 	if err != nil {
 		h.Pages.RenderError(w, r, err, "")

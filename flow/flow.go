@@ -60,6 +60,10 @@ type Flow struct {
 	GrantedScopes []string `json:"granted_scopes,omitempty"`
 
 	ExpiresAt time.Time `json:"-"`
+	// saved is the state the database holds; Save moves the stored flow
+	// only from it, so a flow may pass through several states in memory and
+	// be written once.
+	saved State
 }
 
 // Authenticated records who signed in (and how: amr, acr) and moves Login
@@ -144,8 +148,12 @@ func (s *Service) Start(ctx context.Context, f *Flow, device string) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateFlow(ctx, storage.Flow{ID: f.ID, ClientID: f.ClientID, State: string(f.State),
-		DeviceHash: web.HashToken(device), Data: data, CreatedAt: s.Now(), ExpiresAt: f.ExpiresAt})
+	if err := s.Store.CreateFlow(ctx, storage.Flow{ID: f.ID, ClientID: f.ClientID, State: string(f.State),
+		DeviceHash: web.HashToken(device), Data: data, CreatedAt: s.Now(), ExpiresAt: f.ExpiresAt}); err != nil {
+		return err
+	}
+	f.saved = f.State
+	return nil
 }
 
 // Load returns the flow if id names one that is bound to device, not
@@ -169,19 +177,24 @@ func (s *Service) Load(ctx context.Context, id, device string) (*Flow, error) {
 		return nil, err
 	}
 	f.ID, f.ClientID, f.State, f.ExpiresAt = row.ID, row.ClientID, State(row.State), row.ExpiresAt
+	f.saved = f.State
 	return f, nil
 }
 
-// Save writes f if the stored flow is still in state from: of two requests
-// moving one flow, one wins and the other gets ErrInvalid.
-func (s *Service) Save(ctx context.Context, f *Flow, from State) error {
+// Save writes f if the stored flow is still in the state it was loaded (or
+// last saved) in: of two requests moving one flow, one wins and the other
+// gets ErrInvalid.
+func (s *Service) Save(ctx context.Context, f *Flow) error {
 	data, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
-	err = s.Store.UpdateFlow(ctx, storage.Flow{ID: f.ID, State: string(f.State), Data: data}, string(from))
+	err = s.Store.UpdateFlow(ctx, storage.Flow{ID: f.ID, State: string(f.State), Data: data}, string(f.saved))
 	if errors.Is(err, storage.ErrConflict) {
 		return ErrInvalid.Wrap(err)
+	}
+	if err == nil {
+		f.saved = f.State
 	}
 	return err
 }

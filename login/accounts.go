@@ -22,6 +22,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u storage.User) error
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetUserByEmail(ctx context.Context, normalized string) (storage.User, error)
+	GetUserCredential(ctx context.Context, normalized, typ string) (storage.User, storage.Credential, error)
 	SetCredential(ctx context.Context, c storage.Credential) error
 	GetCredential(ctx context.Context, userID, typ string) (storage.Credential, error)
 	CreateLoginSession(ctx context.Context, s storage.LoginSession) error
@@ -173,12 +174,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (sto
 	var encoded string
 	normalized, err := NormalizeEmail(email)
 	if err == nil {
-		u, err = s.Store.GetUserByEmail(ctx, normalized)
-		if err == nil {
-			var c storage.Credential
-			c, err = s.Store.GetCredential(ctx, u.ID, storage.CredentialPassword)
-			encoded = c.Secret
-		}
+		var c storage.Credential
+		u, c, err = s.Store.GetUserCredential(ctx, normalized, storage.CredentialPassword)
+		encoded = c.Secret
 	}
 	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, catalog.InvalidEmail) {
 		return u, err

@@ -91,7 +91,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.Pages.RenderError(w, r, flow.ErrInvalid.Wrap(err), "")
 		return
 	}
-	if err := h.Flows.Save(ctx, f, flow.Login); err != nil {
+	if err := h.Flows.Save(ctx, f); err != nil {
 		h.Pages.RenderError(w, r, err, "")
 		return
 	}

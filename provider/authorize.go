@@ -182,16 +182,11 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 			return
 		}
 	}
-	from := f.State
+	// Consented in memory only: finish writes the flow once, straight to
+	// done, in the transaction that stores the code.
 	if err := f.Consented(f.Scopes); err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
-	}
-	if stored {
-		if err := p.Flows.Save(ctx, f, from); err != nil {
-			p.authorizeError(w, r, ar, err)
-			return
-		}
 	}
 	p.finish(w, r, ar, c, f, user)
 }
@@ -221,7 +216,7 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.finish(w, r, ar, c, f, nil)
 	case flow.Denied:
 		if err := f.Finish(); err == nil {
-			err = p.Flows.Save(ctx, f, flow.Denied)
+			err = p.Flows.Save(ctx, f)
 		}
 		if err != nil {
 			p.Pages.RenderError(w, r, err, "")
@@ -276,11 +271,10 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	var resp fosite.AuthorizeResponder
 	err := p.Store.InTx(ctx, func(ctx context.Context) error {
 		if stored {
-			from := f.State
 			if err := f.Finish(); err != nil {
 				return flow.ErrInvalid.Wrap(err)
 			}
-			if err := p.Flows.Save(ctx, f, from); err != nil {
+			if err := p.Flows.Save(ctx, f); err != nil {
 				return err
 			}
 		}

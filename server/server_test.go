@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/server/servertest"
 	"github.com/gatehouse/gatehouse/storage"
@@ -204,5 +206,13 @@ func TestMethodNotAllowed(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	if resp.StatusCode != 405 || errorCode(body) != "METHOD_NOT_ALLOWED" || !strings.Contains(resp.Header.Get("Allow"), "GET") {
 		t.Fatalf("POST /health/ready = %d %v Allow %q", resp.StatusCode, body, resp.Header.Get("Allow"))
+	}
+}
+
+// TestArgon2Defaults: the configuration's defaults and login's are one.
+func TestArgon2Defaults(t *testing.T) {
+	d := config.Default().Passwords
+	if d.MemoryKiB != login.DefaultArgon2.Memory || d.Iterations != login.DefaultArgon2.Time {
+		t.Fatalf("config %+v, login %+v", d, login.DefaultArgon2)
 	}
 }

@@ -38,7 +38,9 @@ func NewServices(cfg config.Config, store storage.Store, ring *keyring.Keyring, 
 		return nil, err
 	}
 	s := &Services{Pages: renderer, Cookies: web.Cookies{Secure: https}, CSRF: web.CSRF{Keys: ring}}
-	s.Accounts = &login.Service{Store: store, Hasher: login.NewHasher(login.DefaultArgon2, 0, 0),
+	argon := login.DefaultArgon2
+	argon.Memory, argon.Time = cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations
+	s.Accounts = &login.Service{Store: store, Hasher: login.NewHasher(argon, cfg.Passwords.Concurrency, 0),
 		Policy: login.DefaultPasswordPolicy, Now: now, Log: logging.Area(log, "login"), SessionTTL: cfg.Tokens.SessionTTL}
 	s.Sessions = &login.Sessions{Service: s.Accounts, Cookies: s.Cookies}
 	s.Flows = &flow.Service{Store: store, Now: now}

@@ -175,6 +175,10 @@ type Users interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByEmail(ctx context.Context, normalized string) (User, error)
+	// GetUserCredential finds an account by normalized email together with
+	// its credential of one type, in one query; the credential is zero
+	// (empty Secret) when the account has none.
+	GetUserCredential(ctx context.Context, normalized, typ string) (User, Credential, error)
 	SetUserStatus(ctx context.Context, id, status, reason, by string, until *time.Time) error
 	SetCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, userID, typ string) (Credential, error)

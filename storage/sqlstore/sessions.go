@@ -20,11 +20,10 @@ func (s *Store) CreateLoginSession(ctx context.Context, ls storage.LoginSession)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO login_sessions (tenant_id, `+sessionColumns+`)
+	return s.execDeferred(ctx, `INSERT INTO login_sessions (tenant_id, `+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		tid, ls.ID, ls.TokenHash, ls.UserID, ts(ls.AuthTime), list(ls.AMR), ls.ACR, ts(ls.CreatedAt),
 		ts(ls.ExpiresAt), optTS(ls.RevokedAt))
-	return err
 }
 
 // GetLoginSessionByToken finds a session of the ctx tenant by the hash of

@@ -88,6 +88,27 @@ func (s *Store) GetUserByEmail(ctx context.Context, normalized string) (storage.
 	return u, err
 }
 
+// GetUserCredential finds an account by normalized email with its
+// credential of one type, in one query (a sign-in needs both).
+func (s *Store) GetUserCredential(ctx context.Context, normalized, typ string) (storage.User, storage.Credential, error) {
+	u := storage.User{}
+	c := storage.Credential{Type: typ}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return u, c, err
+	}
+	u.TenantID = tid
+	var secret *string
+	var created, updated *time.Time
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, c.secret, c.created_at, c.updated_at
+		FROM users u LEFT JOIN credentials c ON c.tenant_id = u.tenant_id AND c.user_id = u.id AND c.type = $3
+		WHERE u.tenant_id = $1 AND u.email_normalized = $2`, tid, normalized, typ), &u, &secret, &created, &updated)
+	if err == nil && secret != nil {
+		c.UserID, c.Secret, c.CreatedAt, c.UpdatedAt = u.ID, *secret, *created, *updated
+	}
+	return u, c, err
+}
+
 // SetUserStatus changes an account's status and records why and by whom.
 func (s *Store) SetUserStatus(ctx context.Context, id, status, reason, by string, until *time.Time) error {
 	tid, err := tenantOf(ctx)

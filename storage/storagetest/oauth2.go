@@ -23,6 +23,7 @@ func RunOAuth2(t *testing.T, open Opener) {
 	}{
 		{"Clients", testClients},
 		{"Users", testUsers},
+		{"UserCredential", testUserCredential},
 		{"LoginSessions", testLoginSessions},
 		{"Flows", testFlows},
 		{"Grants", testGrants},
@@ -562,5 +563,23 @@ func testDeferredWriteErrors(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.GetToken(ctx, storage.TokenAccess, "fresh"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("a write of the failed transaction survived: %v", err)
+	}
+}
+
+func testUserCredential(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	u, c, err := s.GetUserCredential(ctx, "a@example.com", storage.CredentialPassword)
+	if err != nil || u.ID != "u1" || c.Secret != "" {
+		t.Fatalf("without a password: %+v %+v %v", u, c, err)
+	}
+	must(t, s.SetCredential(ctx, storage.Credential{UserID: "u1", Type: storage.CredentialPassword, Secret: "$argon2id$x"}))
+	must(t, s.SetCredential(ctx, storage.Credential{UserID: "u1", Type: "totp", Secret: "other"}))
+	u, c, err = s.GetUserCredential(ctx, "a@example.com", storage.CredentialPassword)
+	if err != nil || u.Email != "a@example.com" || c.Secret != "$argon2id$x" || c.UserID != "u1" || c.CreatedAt.IsZero() {
+		t.Fatalf("with a password: %+v %+v %v", u, c, err)
+	}
+	if _, _, err := s.GetUserCredential(ctx, "nobody@example.com", storage.CredentialPassword); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown email err = %v", err)
 	}
 }
