@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,12 +76,4 @@ func (b *bench) burst(ctx context.Context, n int) (map[string]any, error) {
 		"peak_rss_mb": float64(peak) / (1 << 20), "vm_hwm_mb": float64(hwm) / (1 << 20)}
 	fmt.Fprintf(os.Stderr, "burst of %d sign-ins: %v, peak RSS %.0f MB (VmHWM %.0f MB)\n", n, statuses, float64(peak)/(1<<20), float64(hwm)/(1<<20))
 	return out, nil
-}
-
-func (b *bench) janitorRun(ctx context.Context, rep *report) error {
-	return errors.New("-janitor: not built yet")
-}
-
-func (b *bench) largeRun(ctx context.Context, rep *report) error {
-	return errors.New("-large: not built yet")
 }

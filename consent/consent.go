@@ -49,15 +49,22 @@ func (s *Service) Check(ctx context.Context, userID, clientID string, scopes []s
 	if s.Now != nil {
 		now = s.Now
 	}
-	if err := login.StatusError(u, now()); err != nil {
-		return u, err
+	return u, Evaluate(u, g, scopes, now())
+}
+
+// Evaluate is Check's decision on an account and its grant already loaded
+// (the provider loads them with the refresh token, in one query): nil, the
+// account's status error, or ErrNotGranted.
+func Evaluate(u storage.User, g storage.Grant, scopes []string, now time.Time) error {
+	if err := login.StatusError(u, now); err != nil {
+		return err
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(g.Scopes, sc) {
-			return u, ErrNotGranted
+			return ErrNotGranted
 		}
 	}
-	return u, nil
+	return nil
 }
 
 // Covers reports whether the user already granted the client every scope.

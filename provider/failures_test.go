@@ -392,6 +392,20 @@ func (f *faultStore) GetToken(ctx context.Context, kind storage.TokenKind, sig s
 	return f.Store.GetToken(ctx, kind, sig)
 }
 
+func (f *faultStore) GetRefreshWithAccount(ctx context.Context, sig string) (storage.Token, storage.User, storage.Grant, error) {
+	if f.fail.Load() {
+		return storage.Token{}, storage.User{}, storage.Grant{}, fmt.Errorf("injected fault: %w", storage.ErrUnavailable)
+	}
+	return f.Store.GetRefreshWithAccount(ctx, sig)
+}
+
+func (f *faultStore) DiscardTokens(ctx context.Context, kind storage.TokenKind, requestID string) error {
+	if f.fail.Load() {
+		return fmt.Errorf("injected fault: %w", storage.ErrUnavailable)
+	}
+	return f.Store.DiscardTokens(ctx, kind, requestID)
+}
+
 func (f *faultStore) RevokeTokens(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
 	if f.fail.Load() {
 		return 0, fmt.Errorf("injected fault: %w", storage.ErrUnavailable)

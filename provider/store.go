@@ -106,6 +106,11 @@ func (f *fositeStore) get(ctx context.Context, kind storage.TokenKind, key strin
 	if err != nil {
 		return nil, false, toFosite(err)
 	}
+	return f.request(ctx, kind, key, row, session)
+}
+
+// request rebuilds a stored request from its row.
+func (f *fositeStore) request(ctx context.Context, kind storage.TokenKind, key string, row storage.Token, session fosite.Session) (*fosite.Request, bool, error) {
 	c, err := f.GetClient(ctx, row.ClientID)
 	if err != nil {
 		return nil, false, err
@@ -126,6 +131,24 @@ func (f *fositeStore) get(ctx context.Context, kind storage.TokenKind, key strin
 		RequestedScope: row.Scopes, GrantedScope: row.GrantedScopes,
 		RequestedAudience: row.Audience, GrantedAudience: row.GrantedAudience,
 	}, row.Active, nil
+}
+
+// accountKey is the ctx key of the account a refresh token lookup loaded.
+type accountKey struct{}
+
+// loadedAccount holds the account and grant loaded with a refresh token, so
+// the token endpoint's checks need no query of their own.
+type loadedAccount struct {
+	user  storage.User
+	grant storage.Grant
+	ok    bool
+}
+
+// withAccountSlot returns ctx with room for the account of the refresh
+// token this request will load.
+func withAccountSlot(ctx context.Context) (context.Context, *loadedAccount) {
+	la := &loadedAccount{}
+	return context.WithValue(ctx, accountKey{}, la), la
 }
 
 // GetClient returns a client of the ctx tenant (from the short-lived cache).
@@ -224,8 +247,18 @@ func (f *fositeStore) CreateRefreshTokenSession(ctx context.Context, sig, access
 
 // GetRefreshTokenSession returns a rotated or revoked token's request
 // together with fosite.ErrInactiveToken: fosite then revokes the family.
+// The token's account and grant come in the same query; when the token
+// endpoint left room for them in ctx they are kept for its checks.
 func (f *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, s fosite.Session) (fosite.Requester, error) {
-	req, active, err := f.get(ctx, storage.TokenRefresh, hashSignature(sig), s)
+	key := hashSignature(sig)
+	row, u, g, err := f.db.GetRefreshWithAccount(ctx, key)
+	if err != nil {
+		return nil, toFosite(err)
+	}
+	if la, ok := ctx.Value(accountKey{}).(*loadedAccount); ok {
+		la.user, la.grant, la.ok = u, g, true
+	}
+	req, active, err := f.request(ctx, storage.TokenRefresh, key, row, s)
 	if err != nil {
 		return nil, err
 	}

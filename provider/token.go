@@ -16,7 +16,7 @@ import (
 // PKCE), refresh_token (rotating) and client_credentials. The issuing step
 // runs in one transaction (FOSITE.md §3).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, loaded := withAccountSlot(r.Context())
 	grant := r.PostFormValue("grant_type")
 	oauth := p.forGrant(grant)
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
@@ -30,7 +30,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case ar.GetGrantTypes().ExactOne(GrantClientCredentials):
 		err = p.clientCredentials(ctx, ar, c, sess)
 	case ar.GetGrantTypes().ExactOne(GrantRefreshToken):
-		err = p.refreshChecks(ctx, ar, c, sess)
+		err = p.refreshChecks(ctx, ar, c, sess, loaded)
 	case ar.GetGrantTypes().ExactOne(GrantAuthorizationCode):
 		if _, aerr := p.Accounts.Active(ctx, sess.UserID); aerr != nil {
 			err = accountError(aerr)
@@ -86,11 +86,18 @@ func (p *Provider) clientCredentials(ctx context.Context, ar fosite.AccessReques
 // to sign in and the user's consent must still cover the grant. Either
 // failing revokes the whole family. The ID token claims are refreshed from
 // the live account; sub, auth_time and sid stay those of the sign-in.
-func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session) error {
+func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session, loaded *loadedAccount) error {
 	if sess.UserID == "" {
 		return nil
 	}
-	u, err := p.Grants.Check(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
+	var u storage.User
+	var err error
+	if loaded.ok && loaded.user.ID == sess.UserID {
+		// Loaded with the token, in this request: no second query.
+		u, err = loaded.user, consent.Evaluate(loaded.user, loaded.grant, ar.GetGrantedScopes(), p.Now())
+	} else {
+		u, err = p.Grants.Check(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
+	}
 	switch {
 	case errors.Is(err, storage.ErrUnavailable):
 		return err

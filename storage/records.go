@@ -232,6 +232,11 @@ type Tokens interface {
 	CreateToken(ctx context.Context, kind TokenKind, t Token) error
 	// GetToken returns the row whether active or not.
 	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
+	// GetRefreshWithAccount returns a refresh token row (active or not)
+	// with its account (the subject) and the account's grant to the
+	// token's client (zero when none), in one query: what every refresh
+	// needs. A token whose account no longer exists is ErrNotFound.
+	GetRefreshWithAccount(ctx context.Context, signature string) (Token, User, Grant, error)
 	// DeactivateToken marks an active row inactive; ErrNotFound when no
 	// active row matched (it was used already: the caller lost a race).
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error

@@ -73,6 +73,35 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature 
 	return t, err
 }
 
+// GetRefreshWithAccount returns a refresh token with its account and grant.
+func (s *Store) GetRefreshWithAccount(ctx context.Context, signature string) (storage.Token, storage.User, storage.Grant, error) {
+	var t storage.Token
+	u := storage.User{}
+	g := storage.Grant{}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return t, u, g, err
+	}
+	u.TenantID = tid
+	var grantID *string
+	var scopes []string
+	var created, updated *time.Time
+	tokenCols := prefixed(tokenColumns+", access_signature", "t")
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+tokenCols+`, g.id, g.scopes, g.created_at, g.updated_at
+		FROM oauth2_refresh t
+		JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
+		LEFT JOIN consent_grants g ON g.tenant_id = t.tenant_id AND g.user_id = t.subject AND g.client_id = t.client_id
+		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tid), &u,
+		&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt, listScan{&t.Scopes},
+		listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active,
+		&t.AccessSignature, &grantID, nullableList{&scopes}, &created, &updated)
+	g.UserID, g.ClientID = t.Subject, t.ClientID
+	if err == nil && grantID != nil {
+		g.ID, g.Scopes, g.CreatedAt, g.UpdatedAt = *grantID, scopes, *created, *updated
+	}
+	return t, u, g, err
+}
+
 // DeactivateToken marks an active row inactive in one conditional statement;
 // ErrNotFound when there was no active row to change.
 func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {

@@ -31,6 +31,7 @@ func RunOAuth2(t *testing.T, open Opener) {
 		{"SigningKeys", testSigningKeys},
 		{"Tokens", testTokens},
 		{"DeferredWriteErrors", testDeferredWriteErrors},
+		{"RefreshWithAccount", testRefreshWithAccount},
 		{"TenantIsolation", testTenantIsolation},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"RaceDeactivateToken", testRaceDeactivate},
@@ -66,7 +67,7 @@ func SampleUser(id, email string) storage.User {
 }
 
 func sampleToken(sig, requestID, clientID string) storage.Token {
-	return storage.Token{Signature: sig, RequestID: requestID, ClientID: clientID, Subject: "u1",
+	return storage.Token{Signature: sig, RequestID: requestID, ClientID: clientID, Subject: "u1", // SampleUser("u1", …)
 		RequestedAt: t0, ExpiresAt: t0.Add(time.Hour), Scopes: []string{"openid"}, GrantedScopes: []string{"openid"},
 		Audience: []string{}, GrantedAudience: []string{}, Form: "scope=openid", Session: []byte("sealed"), Active: true}
 }
@@ -581,5 +582,33 @@ func testUserCredential(t *testing.T, s storage.Store) {
 	}
 	if _, _, err := s.GetUserCredential(ctx, "nobody@example.com", storage.CredentialPassword); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown email err = %v", err)
+	}
+}
+
+func testRefreshWithAccount(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	tok := sampleToken("rt", "family", "c1")
+	tok.AccessSignature = "at"
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, tok))
+	got, u, g, err := s.GetRefreshWithAccount(ctx, "rt")
+	if err != nil || !reflect.DeepEqual(got, tok) || u.ID != "u1" || u.Email != "a@example.com" || g.ID != "" {
+		t.Fatalf("without a grant: %+v %+v %+v %v", got, u, g, err)
+	}
+	must(t, s.UpsertGrant(ctx, storage.Grant{UserID: "u1", ClientID: "c1", Scopes: []string{"openid"}}))
+	must(t, s.DeactivateToken(ctx, storage.TokenRefresh, "rt"))
+	got, _, g, err = s.GetRefreshWithAccount(ctx, "rt")
+	if err != nil || got.Active || g.ID == "" || !reflect.DeepEqual(g.Scopes, []string{"openid"}) || g.ClientID != "c1" {
+		t.Fatalf("with a grant, inactive: %+v %+v %v", got, g, err)
+	}
+	if _, _, _, err := s.GetRefreshWithAccount(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown token err = %v", err)
+	}
+	orphan := sampleToken("orphan", "f2", "c1")
+	orphan.Subject = "deleted-user"
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, orphan))
+	if _, _, _, err := s.GetRefreshWithAccount(ctx, "orphan"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("token of a missing account err = %v, want ErrNotFound", err)
 	}
 }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/janitor"
+	"github.com/jackc/pgx/v5"
+)
+
+// sizes reports rows and on-disk bytes of the token tables.
+func (b *bench) sizes(ctx context.Context, conn *pgx.Conn) (map[string]any, error) {
+	out := map[string]any{}
+	for _, t := range []string{"oauth2_access", "oauth2_refresh", "oauth2_code", "users"} {
+		var rows, bytes int64
+		if err := conn.QueryRow(ctx, "SELECT count(*), pg_total_relation_size('"+t+"') FROM "+t).Scan(&rows, &bytes); err != nil {
+			return nil, err
+		}
+		out[t] = map[string]any{"rows": rows, "mb": float64(bytes) / (1 << 20)}
+	}
+	return out, nil
+}
+
+// janitorRun shows the cost of expired tokens: 1,000,000 issued-and-expired
+// access tokens (copies of a real issued token, with a past expiry) are
+// added; client_credentials is measured with them, while the janitor
+// purges them, and after; the tables return to their live row count.
+func (b *bench) janitorRun(ctx context.Context, rep *report) error {
+	if b.o.db != "postgres" {
+		return errors.New("-janitor needs -db postgres")
+	}
+	conn, err := pgx.Connect(ctx, b.srv.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	out := map[string]any{}
+	fresh, err := b.median(ctx, "client_credentials", " (janitor: fresh)")
+	if err != nil {
+		return err
+	}
+	out["fresh_rps"] = fresh.RPS
+	before, err := b.sizes(ctx, conn)
+	if err != nil {
+		return err
+	}
+	out["live"] = before
+	t0 := time.Now()
+	fmt.Fprintln(os.Stderr, "issuing 1,000,000 expired access tokens …")
+	if _, err := conn.Exec(ctx, `INSERT INTO oauth2_access (signature, tenant_id, request_id, client_id, subject, requested_at,
+			expires_at, scopes, granted_scopes, audience, granted_audience, form_data, session_data, active)
+		SELECT encode(sha256(('expired-' || g)::bytea), 'hex'), a.tenant_id, 'expired-' || g, a.client_id, a.subject,
+			now() - interval '2 hours', now() - interval '1 hour', a.scopes, a.granted_scopes, a.audience,
+			a.granted_audience, a.form_data, a.session_data, true
+		FROM (SELECT * FROM oauth2_access LIMIT 1) a, generate_series(1, 1000000) g`); err != nil {
+		return err
+	}
+	out["seed_seconds"] = time.Since(t0).Seconds()
+	b.settle(ctx)
+	if out["with_expired"], err = b.sizes(ctx, conn); err != nil {
+		return err
+	}
+	bloated, err := b.median(ctx, "client_credentials", " (janitor: 1M expired)")
+	if err != nil {
+		return err
+	}
+	rep.Results = append(rep.Results, fresh, bloated)
+
+	// The janitor's pass, with client_credentials load running beside it.
+	j, err := janitor.New(b.store, janitor.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	type passResult struct {
+		res janitor.Result
+		err error
+	}
+	done := make(chan passResult, 1)
+	go func() {
+		res, err := j.Pass(ctx)
+		done <- passResult{res, err}
+	}()
+	factory, _, _, err := b.scenario("client_credentials")
+	if err != nil {
+		return err
+	}
+	during, err := drive(ctx, "client_credentials (janitor: during purge)", b.o.conns, 0, b.o.duration, b.srv.pid, factory)
+	if err != nil {
+		return err
+	}
+	pr := <-done
+	if pr.err != nil {
+		return pr.err
+	}
+	rep.Results = append(rep.Results, during)
+	out["purge_seconds"] = pr.res.Duration.Seconds()
+	out["purged"] = pr.res.Deleted
+	out["purge_rows_per_second"] = float64(pr.res.Total()) / pr.res.Duration.Seconds()
+	b.settle(ctx) // VACUUM: the freed space is reused (the files keep their size)
+	if out["after_purge"], err = b.sizes(ctx, conn); err != nil {
+		return err
+	}
+	after, err := b.median(ctx, "client_credentials", " (janitor: after purge)")
+	if err != nil {
+		return err
+	}
+	rep.Results = append(rep.Results, after)
+	out["after_rps"] = after.RPS
+	out["after_vs_fresh"] = after.RPS / fresh.RPS
+	rep.Extra["janitor"] = out
+	fmt.Fprintf(os.Stderr, "janitor: purged %d rows in %.1fs; client_credentials %.0f/s fresh, %.0f/s with 1M expired, %.0f/s during the purge, %.0f/s after (%.0f%%)\n",
+		pr.res.Total(), pr.res.Duration.Seconds(), fresh.RPS, bloated.RPS, during.RPS, after.RPS, 100*after.RPS/fresh.RPS)
+	return nil
+}
+
+// largeRun adds 1,000,000 accounts and 10,000,000 live token rows and
+// reruns the scenarios whose queries they could slow down, with the plans
+// of the hot queries (EXPLAIN ANALYZE).
+func (b *bench) largeRun(ctx context.Context, rep *report) error {
+	if b.o.db != "postgres" {
+		return errors.New("-large needs -db postgres")
+	}
+	conn, err := pgx.Connect(ctx, b.srv.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	small := map[string]result{}
+	for _, r := range rep.Results {
+		small[r.Scenario] = r
+	}
+	out := map[string]any{}
+	t0 := time.Now()
+	fmt.Fprintln(os.Stderr, "seeding 1,000,000 accounts …")
+	for _, q := range []string{
+		`INSERT INTO users (tenant_id, id, email, email_normalized, email_verified, name, status, resettable, metadata, created_at, updated_at)
+		 SELECT 'default', 'seed-' || g, 'seed' || g || '@bench.example', 'seed' || g || '@bench.example', true, 'Seed User',
+			'active', true, '{}', now(), now() FROM generate_series(1, 1000000) g`,
+		`INSERT INTO credentials (tenant_id, user_id, type, secret, created_at, updated_at)
+		 SELECT 'default', 'seed-' || g, 'password', (SELECT secret FROM credentials LIMIT 1), now(), now()
+		 FROM generate_series(1, 1000000) g`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	out["accounts_seed_seconds"] = time.Since(t0).Seconds()
+	t0 = time.Now()
+	for _, table := range []string{"oauth2_access", "oauth2_refresh"} {
+		for chunk := range 5 {
+			fmt.Fprintf(os.Stderr, "seeding %s rows %d–%d …\n", table, chunk*1000000+1, (chunk+1)*1000000)
+			extra, extraVal := "", ""
+			if table == "oauth2_refresh" {
+				extra, extraVal = ", access_signature", ", ''"
+			}
+			q := fmt.Sprintf(`INSERT INTO %[1]s (signature, tenant_id, request_id, client_id, subject, requested_at, expires_at,
+					scopes, granted_scopes, audience, granted_audience, form_data, session_data, active%[2]s)
+				SELECT encode(sha256(('%[1]s-' || g)::bytea), 'hex'), 'default', 'seed-req-' || g, '%[4]s', 'seed-' || (g %% 1000000 + 1),
+					now(), now() + interval '30 days', '["openid"]', '["openid"]', '[]', '[]', 'scope=openid',
+					decode(repeat('ab', 300), 'hex'), %[5]s%[3]s
+				FROM generate_series(%[6]d, %[7]d) g`,
+				table, extra, extraVal, b.web.id, map[string]string{"oauth2_access": "true", "oauth2_refresh": "false"}[table],
+				chunk*1000000+1, (chunk+1)*1000000)
+			if _, err := conn.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+	}
+	out["tokens_seed_seconds"] = time.Since(t0).Seconds()
+	b.settle(ctx)
+	if out["sizes"], err = b.sizes(ctx, conn); err != nil {
+		return err
+	}
+	for _, name := range []string{"login", "introspect", "refresh"} {
+		r, err := b.median(ctx, name, " (1M accounts, 10M tokens)")
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r)
+		if s, ok := small[name]; ok && s.P99ms > 0 {
+			out[name+"_p99_ratio"] = r.P99ms / s.P99ms
+			fmt.Fprintf(os.Stderr, "%s p99: %.2f ms small, %.2f ms large (%.0f%%)\n", name, s.P99ms, r.P99ms, 100*r.P99ms/s.P99ms)
+		}
+	}
+	if out["explain"], err = explainHot(ctx, conn); err != nil {
+		return err
+	}
+	rep.Extra["large"] = out
+	return nil
+}
+
+// explainHot returns the plans of the queries every hot path runs, with a
+// real row of each table as the argument.
+func explainHot(ctx context.Context, conn *pgx.Conn) (map[string]string, error) {
+	var sig, reqID, email, user, client, tokenHash string
+	if err := conn.QueryRow(ctx, `SELECT signature, request_id FROM oauth2_refresh WHERE active ORDER BY requested_at DESC LIMIT 1`).Scan(&sig, &reqID); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRow(ctx, `SELECT email_normalized, id FROM users WHERE id LIKE 'seed-5%' LIMIT 1`).Scan(&email, &user); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRow(ctx, `SELECT client_id FROM consent_grants LIMIT 1`).Scan(&client); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRow(ctx, `SELECT encode(token_hash, 'hex') FROM login_sessions LIMIT 1`).Scan(&tokenHash); err != nil {
+		return nil, err
+	}
+	queries := map[string]string{
+		"token by signature (introspect, refresh, code)": `SELECT signature, request_id, session_data, active FROM oauth2_refresh WHERE signature = '` + sig + `' AND tenant_id = 'default'`,
+		"rotation: deactivate the refresh token":         `UPDATE oauth2_refresh SET active = false WHERE signature = '` + sig + `' AND tenant_id = 'default' AND active`,
+		"rotation: drop the grant's access tokens":       `DELETE FROM oauth2_access WHERE tenant_id = 'default' AND request_id = '` + reqID + `'`,
+		"sign-in: account and password by email":         `SELECT u.id, c.secret FROM users u LEFT JOIN credentials c ON c.tenant_id = u.tenant_id AND c.user_id = u.id AND c.type = 'password' WHERE u.tenant_id = 'default' AND u.email_normalized = '` + email + `'`,
+		"refresh: account and grant":                     `SELECT u.status, g.scopes FROM users u LEFT JOIN consent_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.client_id = '` + client + `' WHERE u.tenant_id = 'default' AND u.id = '` + user + `'`,
+		"browser session by cookie hash":                 `SELECT id, user_id FROM login_sessions WHERE token_hash = decode('` + tokenHash + `', 'hex') AND tenant_id = 'default'`,
+		"client by id":                                   `SELECT id FROM clients WHERE tenant_id = 'default' AND id = '` + client + `'`,
+	}
+	out := map[string]string{}
+	for name, q := range queries {
+		tx, err := conn.Begin(ctx) // EXPLAIN ANALYZE runs the statement: roll back its writes
+		if err != nil {
+			return nil, err
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY ON) "+q)
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		var lines []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				rows.Close()
+				_ = tx.Rollback(ctx)
+				return nil, err
+			}
+			lines = append(lines, line)
+		}
+		rows.Close()
+		_ = tx.Rollback(ctx)
+		out[name] = strings.Join(lines, "\n")
+		fmt.Fprintf(os.Stderr, "-- %s\n%s\n", name, out[name])
+	}
+	return out, nil
+}
