@@ -16,7 +16,7 @@ import (
 // sizes reports rows and on-disk bytes of the token tables.
 func (b *bench) sizes(ctx context.Context, conn *pgx.Conn) (map[string]any, error) {
 	out := map[string]any{}
-	for _, t := range []string{"oauth2_access", "oauth2_refresh", "oauth2_code", "users"} {
+	for _, t := range []string{"oauth2_access", "oauth2_refresh", "oauth2_code", "users", "consent_grants", "login_sessions"} {
 		var rows, bytes int64
 		if err := conn.QueryRow(ctx, "SELECT count(*), pg_total_relation_size('"+t+"') FROM "+t).Scan(&rows, &bytes); err != nil {
 			return nil, err
@@ -136,7 +136,7 @@ func (b *bench) largeRun(ctx context.Context, rep *report) error {
 	}
 	out := map[string]any{}
 	t0 := time.Now()
-	fmt.Fprintln(os.Stderr, "seeding 1,000,000 accounts …")
+	fmt.Fprintln(os.Stderr, "seeding 1,000,000 accounts (with a password, a grant and a browser session each) …")
 	for _, q := range []string{
 		`INSERT INTO users (tenant_id, id, email, email_normalized, email_verified, name, status, resettable, metadata, created_at, updated_at)
 		 SELECT 'default', 'seed-' || g, 'seed' || g || '@bench.example', 'seed' || g || '@bench.example', true, 'Seed User',
@@ -144,6 +144,12 @@ func (b *bench) largeRun(ctx context.Context, rep *report) error {
 		`INSERT INTO credentials (tenant_id, user_id, type, secret, created_at, updated_at)
 		 SELECT 'default', 'seed-' || g, 'password', (SELECT secret FROM credentials LIMIT 1), now(), now()
 		 FROM generate_series(1, 1000000) g`,
+		fmt.Sprintf(`INSERT INTO consent_grants (tenant_id, id, user_id, client_id, scopes, created_at, updated_at)
+		 SELECT 'default', 'seed-grant-' || g, 'seed-' || g, '%s', '["openid","offline_access"]', now(), now()
+		 FROM generate_series(1, 1000000) g`, b.webES.id),
+		`INSERT INTO login_sessions (tenant_id, id, token_hash, user_id, auth_time, amr, acr, created_at, expires_at)
+		 SELECT 'default', 'seed-session-' || g, sha256(('seed-session-' || g)::bytea), 'seed-' || g, now(), '["pwd"]', '1',
+			now(), now() + interval '1 day' FROM generate_series(1, 1000000) g`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return err
@@ -204,7 +210,7 @@ func explainHot(ctx context.Context, conn *pgx.Conn) (map[string]string, error) 
 	if err := conn.QueryRow(ctx, `SELECT email_normalized, id FROM users WHERE id LIKE 'seed-5%' LIMIT 1`).Scan(&email, &user); err != nil {
 		return nil, err
 	}
-	if err := conn.QueryRow(ctx, `SELECT client_id FROM consent_grants LIMIT 1`).Scan(&client); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT client_id FROM consent_grants WHERE user_id = $1`, user).Scan(&client); err != nil {
 		return nil, err
 	}
 	if err := conn.QueryRow(ctx, `SELECT encode(token_hash, 'hex') FROM login_sessions LIMIT 1`).Scan(&tokenHash); err != nil {
