@@ -183,9 +183,11 @@ func (c *conn) login(ctx context.Context, a app, email, password string, keys *j
 	if resp.StatusCode != http.StatusSeeOther {
 		return nil, fmt.Errorf("login: status %d: %.300s", resp.StatusCode, page)
 	}
-	resp, _, err = c.do(ctx, http.MethodGet, resp.Header.Get("Location"), nil, "", "", "")
-	if err != nil {
-		return nil, err
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, redirectURI) {
+		// Not straight back to the app: follow the step gatehouse names.
+		if resp, _, err = c.do(ctx, http.MethodGet, loc, nil, "", "", ""); err != nil {
+			return nil, err
+		}
 	}
 	code, err := callbackCode(resp, st, issuer)
 	if err != nil {

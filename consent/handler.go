@@ -19,6 +19,9 @@ type Handler struct {
 	Cookies web.Cookies
 	CSRF    web.CSRF
 	Log     *slog.Logger
+	// Continue, when set, moves the saved flow on at once (the provider's
+	// Continue) instead of redirecting the browser to resume it.
+	Continue func(http.ResponseWriter, *http.Request, *flow.Flow)
 }
 
 // Register mounts the consent page on mux.
@@ -102,6 +105,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.Pages.RenderError(w, r, err, "")
+		return
+	}
+	if h.Continue != nil {
+		h.Continue(w, r, f)
 		return
 	}
 	resume(w, r, f.ID)

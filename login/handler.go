@@ -25,6 +25,9 @@ type Handler struct {
 	Cookies  web.Cookies
 	CSRF     web.CSRF
 	Log      *slog.Logger
+	// Continue, when set, moves the saved flow on at once (the provider's
+	// Continue) instead of redirecting the browser to resume it.
+	Continue func(http.ResponseWriter, *http.Request, *flow.Flow)
 }
 
 // Register mounts the login page on mux.
@@ -93,6 +96,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Flows.Save(ctx, f); err != nil {
 		h.Pages.RenderError(w, r, err, "")
+		return
+	}
+	if h.Continue != nil {
+		h.Continue(w, r, f)
 		return
 	}
 	h.resume(w, r, f.ID)

@@ -195,12 +195,19 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 // flow id comes from the browser: the request is rebuilt from the stored
 // parameters and validated by fosite again against the client as it is now.
 func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	f, err := p.Flows.Load(ctx, r.URL.Query().Get("flow"), p.Cookies.ExistingDevice(r))
+	f, err := p.Flows.Load(r.Context(), r.URL.Query().Get("flow"), p.Cookies.ExistingDevice(r))
 	if err != nil {
 		p.Pages.RenderError(w, r, err, "")
 		return
 	}
+	p.Continue(w, r, f)
+}
+
+// Continue moves a stored flow on from where it is, as resume does, for the
+// login and consent steps that have just loaded and saved it (one redirect
+// fewer). The authorization request is rebuilt from the stored parameters.
+func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	ctx := r.Context()
 	ar, err := p.rebuild(r, f)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)

@@ -185,8 +185,9 @@ func TestLoginPage(t *testing.T) {
 		if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || len(session.Value) < 43 {
 			t.Fatalf("session cookie = %+v", session)
 		}
-		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/oauth2/auth/resume?flow=") {
-			t.Errorf("login POST answered %d → %s, want 303 to resume", resp.StatusCode, resp.Header.Get("Location"))
+		// Signed in, the flow moves on at once: to the consent page here.
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/consent?flow=") {
+			t.Errorf("login POST answered %d → %s, want 303 to the consent page", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		failed, _ := e.in.Store().ListEvents(e.in.Ctx(), storage.EventFilter{Type: "login.failed"})
 		if len(failed) != 2 {
