@@ -80,7 +80,7 @@ func open(path string, cfg Config, opts sqlstore.Options, removeDir string) (*sq
 		_ = db.Close()
 		return nil, fmt.Errorf("open SQLite database %q: %w", path, err)
 	}
-	b := &backend{db: db, removeDir: removeDir}
+	b := &backend{db: db, removeDir: removeDir, writer: make(chan struct{}, 1)}
 	s, err := sqlstore.New(b, opts)
 	if err != nil {
 		_ = db.Close()
@@ -92,11 +92,32 @@ func open(path string, cfg Config, opts sqlstore.Options, removeDir string) (*sq
 type backend struct {
 	db        *sql.DB
 	removeDir string
+	// writer admits one writing transaction (or autocommit write) at a
+	// time. SQLite allows one writer anyway; queueing here, instead of in
+	// SQLite's busy handler (which sleeps and polls), serves writers in
+	// turn without the sleeps that made tail latency. The busy timeout
+	// still covers other processes on the same file (admin commands).
+	writer chan struct{}
 }
+
+func (b *backend) lock(ctx context.Context) error {
+	select {
+	case b.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *backend) unlock() { <-b.writer }
 
 func (b *backend) Dialect() sqlstore.Dialect { return sqlstore.Dialect{Name: "sqlite"} }
 
 func (b *backend) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if err := b.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer b.unlock()
 	return execResult(b.db.ExecContext(ctx, q, args...))
 }
 
@@ -113,11 +134,15 @@ func (b *backend) QueryRow(ctx context.Context, q string, args ...any) sqlstore.
 }
 
 func (b *backend) Begin(ctx context.Context) (sqlstore.Tx, error) {
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := b.lock(ctx); err != nil {
 		return nil, err
 	}
-	return &txn{tx: tx}, nil
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		b.unlock()
+		return nil, err
+	}
+	return &txn{tx: tx, release: b.unlock}, nil
 }
 
 func (b *backend) SQLDB() *sql.DB                 { return b.db }
@@ -148,6 +173,14 @@ func (r rows) Close() { _ = r.Rows.Close() }
 type txn struct {
 	tx       *sql.Tx
 	deferred error
+	release  func() // the writer slot, given back once
+}
+
+func (t *txn) done() {
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
 }
 
 func (t *txn) pending() error {
@@ -188,6 +221,7 @@ func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row 
 }
 
 func (t *txn) Commit(context.Context) error {
+	defer t.done()
 	if err := t.pending(); err != nil {
 		_ = t.tx.Rollback()
 		return err
@@ -195,7 +229,10 @@ func (t *txn) Commit(context.Context) error {
 	return t.tx.Commit()
 }
 
-func (t *txn) Rollback(context.Context) error { return t.tx.Rollback() }
+func (t *txn) Rollback(context.Context) error {
+	defer t.done()
+	return t.tx.Rollback()
+}
 
 // errRow is a Row whose Scan fails with err.
 type errRow struct{ err error }
