@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,7 +60,9 @@ func (b *bench) burst(ctx context.Context, n int) (map[string]any, error) {
 			key := "ok"
 			if err != nil {
 				key = err.Error()
-				if len(key) > 60 {
+				if i := strings.Index(key, ":"); i > 0 && strings.HasPrefix(key[i+1:], " status ") {
+					key = key[:i+12] // "login: status 429"
+				} else if len(key) > 60 {
 					key = key[:60]
 				}
 			}
