@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
-	"golang.org/x/crypto/argon2"
+	"github.com/gatehouse/gatehouse/internal/argon2"
 )
 
 var (

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/catalog"
-	"golang.org/x/crypto/argon2"
+	"github.com/gatehouse/gatehouse/internal/argon2"
 	"golang.org/x/text/unicode/norm"
 )
 
