@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/argon2"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
-	"github.com/gatehouse/gatehouse/internal/argon2"
 )
 
 var (
