@@ -1,10 +1,10 @@
 // Package janitor deletes the rows nothing will read again: expired
-// authorization codes, access and refresh tokens, PKCE and OIDC sessions,
-// client assertion ids and pending authorizations; browser sessions that
-// expired or were revoked more than a retention ago; events delivered more
-// than a retention ago (undelivered events are never deleted). Refresh tokens
-// are kept until they expire even when used or revoked: reuse detection
-// needs them.
+// authorization codes (with their PKCE and OIDC sessions), access and
+// refresh tokens, client assertion ids and pending authorizations; browser
+// sessions that expired or were revoked more than a retention ago; events
+// delivered more than a retention ago (undelivered events are never
+// deleted). Refresh tokens are kept until they expire even when used or
+// revoked: reuse detection needs them.
 //
 // A pass runs every target of storage.PurgeTargets in turn, each in batches
 // (storage.Purger.Purge: at most Batch rows per statement, each statement its

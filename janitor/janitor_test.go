@@ -85,7 +85,7 @@ func TestPassBatchesEveryTargetWithItsCutoff(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Pass: %v", err)
 	}
-	want := map[string]int64{"oauth2_code": 0, "oauth2_access": 10, "oauth2_refresh": 3, "oauth2_pkce": 0, "oauth2_oidc": 0,
+	want := map[string]int64{"oauth2_code": 0, "oauth2_access": 10, "oauth2_refresh": 3,
 		"oauth2_jti": 0, "auth_flows": 0, "login_sessions": 6, "events": 7}
 	if !maps.Equal(res.Deleted, want) || res.Total() != 26 || res.Duration <= 0 {
 		t.Errorf("Pass = %v (total %d, %s), want %v", res.Deleted, res.Total(), res.Duration, want)

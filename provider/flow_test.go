@@ -361,3 +361,39 @@ func hasAll(list []string, want ...string) bool {
 	}
 	return true
 }
+
+// TestCodeFlowWithoutOpenID: a plain OAuth 2.0 authorization (no openid
+// scope) still binds PKCE and gets tokens, but no ID token; an OpenID
+// request right after gets one with its own nonce. (The code's row also
+// carries its PKCE and OIDC sessions, so these are the cases where they
+// must not be found, or found.)
+func TestCodeFlowWithoutOpenID(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		b := servertest.NewBrowser(e.in.URL)
+		a := e.rp.request(oauth2.SetAuthURLParam("scope", "profile"))
+		code := e.signIn(b, a)
+		if _, err := e.rp.exchange(code, ""); err == nil {
+			t.Fatal("exchange without the verifier succeeded")
+		}
+		tok, err := e.rp.exchange(code, a.verifier)
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if tok.AccessToken == "" || tok.Extra("id_token") != nil {
+			t.Fatalf("access %q, id_token %v: want an access token and no ID token", tok.AccessToken, tok.Extra("id_token"))
+		}
+		if got := tok.Extra("scope"); got != "profile" {
+			t.Errorf("scope = %v", got)
+		}
+
+		a = e.rp.request()
+		tok, err = e.rp.exchange(e.signIn(b, a), a.verifier)
+		if err != nil {
+			t.Fatalf("openid exchange: %v", err)
+		}
+		if idt, _ := e.rp.verifyIDToken(t, tok); idt.Nonce != a.nonce {
+			t.Errorf("nonce = %q, want %q", idt.Nonce, a.nonce)
+		}
+	})
+}

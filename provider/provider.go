@@ -144,6 +144,7 @@ func New(d Deps) *Provider {
 		IDTokenIssuer:                  d.Issuer,
 		AccessTokenIssuer:              d.Issuer,
 		SendDebugMessagesToClients:     false,
+		SanitationWhiteList:            codeFormValues, // the code's row is also its PKCE and OIDC session
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)
 	strategy := &compose.CommonStrategy{
@@ -154,6 +155,7 @@ func New(d Deps) *Provider {
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: p.signer, Config: cfg},
 		Signer:                     p.signer,
 	}
+	p.store.codeSignature = strategy.AuthorizeCodeSignature
 	f := compose.Compose(cfg, p.store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2PKCEFactory, // after the code handler: it needs the code

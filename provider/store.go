@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/keyring"
@@ -34,6 +35,9 @@ type fositeStore struct {
 	db      Store
 	ring    *keyring.Keyring
 	clients *clientCache
+	// codeSignature is the strategy's: the OIDC session is looked up by the
+	// raw code, and lives in the code's row, keyed by its signature.
+	codeSignature func(ctx context.Context, code string) string
 }
 
 var (
@@ -84,13 +88,13 @@ func expiryOf(kind storage.TokenKind, r fosite.Requester) time.Time {
 	return t
 }
 
-// stored returns what a row of kind keeps of a session. Access-token and
-// PKCE rows are read for their subject, expiry and client only (the
-// account's claims are always read live), so they keep no ID token claims:
-// half the bytes to seal, store and decode on every introspection.
+// stored returns what a row of kind keeps of a session. Access-token rows
+// are read for their subject, expiry and client only (the account's claims
+// are always read live), so they keep no ID token claims: half the bytes to
+// seal, store and decode on every introspection.
 func stored(kind storage.TokenKind, sess fosite.Session) any {
 	s, ok := sess.(*Session)
-	if !ok || (kind != storage.TokenAccess && kind != storage.TokenPKCE) || s.DefaultSession == nil {
+	if !ok || kind != storage.TokenAccess || s.DefaultSession == nil {
 		return sess
 	}
 	lean := *s
@@ -158,22 +162,45 @@ func (f *fositeStore) request(ctx context.Context, kind storage.TokenKind, key s
 	}, row.Active, nil
 }
 
-// accountKey is the ctx key of the account a refresh token lookup loaded.
-type accountKey struct{}
+// loadedKey is the ctx key of what a token request's reads loaded.
+type loadedKey struct{}
 
-// loadedAccount holds the account and grant loaded with a refresh token, so
-// the token endpoint's checks need no query of their own.
-type loadedAccount struct {
+// loads holds what the storage reads of one token request loaded, so that
+// later reads and checks need no query of their own.
+type loads struct {
+	// The account and grant loaded with a refresh token.
 	user  storage.User
 	grant storage.Grant
 	ok    bool
+	// The authorization code's row, by key: fosite reads the code twice
+	// (before and inside the transaction), then its PKCE and OIDC sessions,
+	// which are the same row. Whether the code was still unused is decided
+	// by InvalidateAuthorizeCodeSession's conditional update, not by a read.
+	codeKey string
+	code    storage.Token
 }
 
-// withAccountSlot returns ctx with room for the account of the refresh
-// token this request will load.
-func withAccountSlot(ctx context.Context) (context.Context, *loadedAccount) {
-	la := &loadedAccount{}
-	return context.WithValue(ctx, accountKey{}, la), la
+// withLoadSlot returns ctx with room for what this token request's storage
+// reads load.
+func withLoadSlot(ctx context.Context) (context.Context, *loads) {
+	l := &loads{}
+	return context.WithValue(ctx, loadedKey{}, l), l
+}
+
+// codeRow returns the row of the code with key, read once per token request.
+func (f *fositeStore) codeRow(ctx context.Context, key string) (storage.Token, error) {
+	l, _ := ctx.Value(loadedKey{}).(*loads)
+	if l != nil && l.codeKey == key {
+		return l.code, nil
+	}
+	row, err := f.db.GetToken(ctx, storage.TokenCode, key)
+	if err != nil {
+		return row, toFosite(err)
+	}
+	if l != nil {
+		l.codeKey, l.code = key, row
+	}
+	return row, nil
 }
 
 // GetClient returns a client of the ctx tenant (from the short-lived cache).
@@ -209,7 +236,12 @@ func (f *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, sig string
 // GetAuthorizeCodeSession returns a used code's request together with
 // fosite.ErrInvalidatedAuthorizeCode, so fosite revokes what it issued.
 func (f *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s fosite.Session) (fosite.Requester, error) {
-	req, active, err := f.get(ctx, storage.TokenCode, hashSignature(sig), s)
+	key := hashSignature(sig)
+	row, err := f.codeRow(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	req, active, err := f.request(ctx, storage.TokenCode, key, row, s)
 	if err != nil {
 		return nil, err
 	}
@@ -221,16 +253,14 @@ func (f *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s
 
 // InvalidateAuthorizeCodeSession marks the code used in one conditional
 // statement: of two concurrent exchanges only one gets here first, the
-// other gets errCodeRedeemed. The code's PKCE row goes with it.
+// other gets errCodeRedeemed. Its PKCE and OIDC sessions, being the same
+// row, are unusable with it.
 func (f *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
-	key := hashSignature(sig)
-	if err := f.db.DeactivateToken(ctx, storage.TokenCode, key); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %w", errCodeRedeemed, err)
-		}
-		return err
+	err := f.db.DeactivateToken(ctx, storage.TokenCode, hashSignature(sig))
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %w", errCodeRedeemed, err)
 	}
-	return f.db.DeleteToken(ctx, storage.TokenPKCE, key)
+	return err
 }
 
 // Access tokens.
@@ -280,7 +310,7 @@ func (f *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, s 
 	if err != nil {
 		return nil, toFosite(err)
 	}
-	if la, ok := ctx.Value(accountKey{}).(*loadedAccount); ok {
+	if la, ok := ctx.Value(loadedKey{}).(*loads); ok {
 		la.user, la.grant, la.ok = u, g, true
 	}
 	req, active, err := f.request(ctx, storage.TokenRefresh, key, row, s)
@@ -326,45 +356,81 @@ func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig str
 	return nil
 }
 
-// PKCE sessions, keyed by the code signature.
+// PKCE and OIDC sessions live in the code's row: the code is stored with
+// their form values (codeFormValues, the sanitation allow-list) and the same
+// session, so fosite's separate PKCE and OIDC writes, reads and deletes
+// (five statements per flow) cost nothing, and the PKCE binding can never
+// be separated from its code. fosite stores both right after the code, in
+// the same authorize response (PKCE only when the request had a challenge,
+// OIDC only for an openid code request), and the reads below give the same
+// answers its own rows would.
 
-func (f *fositeStore) CreatePKCERequestSession(ctx context.Context, sig string, r fosite.Requester) error {
-	return f.create(ctx, storage.TokenPKCE, hashSignature(sig), r, "")
+// codeFormValues are the authorization request parameters kept with a code:
+// fosite's defaults for the code (code, redirect_uri), those its PKCE
+// handler keeps, and those its OIDC handler keeps.
+var codeFormValues = []string{"code", "redirect_uri", "code_challenge", "code_challenge_method",
+	"max_age", "prompt", "acr_values", "id_token_hint", "nonce"}
+
+// CreatePKCERequestSession stores nothing: the code's row, written just
+// before by the same response, holds the challenge.
+func (f *fositeStore) CreatePKCERequestSession(context.Context, string, fosite.Requester) error {
+	return nil
 }
 
+// GetPKCERequestSession returns the code's request when the authorization
+// request had a challenge (fosite.ErrNotFound when not, as for a missing
+// PKCE row). fosite reads only its form and client: the session is left as
+// given.
 func (f *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, s fosite.Session) (fosite.Requester, error) {
-	req, _, err := f.get(ctx, storage.TokenPKCE, hashSignature(sig), s)
+	row, err := f.codeRow(ctx, hashSignature(sig))
 	if err != nil {
 		return nil, err
 	}
-	return req, nil
+	form, _ := url.ParseQuery(row.Form)
+	if form.Get("code_challenge") == "" && form.Get("code_challenge_method") == "" {
+		return nil, fmt.Errorf("%w: no PKCE challenge with this code", fosite.ErrNotFound)
+	}
+	c, err := f.GetClient(ctx, row.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return &fosite.Request{ID: row.RequestID, RequestedAt: row.RequestedAt, Client: c, Session: s,
+		Form: url.Values{"code_challenge": form["code_challenge"], "code_challenge_method": form["code_challenge_method"]}}, nil
 }
 
 // DeletePKCERequestSession does nothing: fosite calls it before checking
-// the verifier, so deleting here would let one wrong verifier strip the
-// code of its PKCE binding (a later exchange without a verifier would then
-// pass for confidential clients). The row goes when the code is redeemed
-// (InvalidateAuthorizeCodeSession) or expires.
+// the verifier, so deleting would let one wrong verifier strip the code of
+// its PKCE binding. The binding dies with the code.
 func (f *fositeStore) DeletePKCERequestSession(context.Context, string) error { return nil }
 
-// OIDC sessions, keyed by the raw code, hashed here.
-
-func (f *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
-	return f.create(ctx, storage.TokenOIDC, hashSignature(code), r, "")
+// CreateOpenIDConnectSession stores nothing: the code's row holds the same
+// session and the OIDC parameters.
+func (f *fositeStore) CreateOpenIDConnectSession(context.Context, string, fosite.Requester) error {
+	return nil
 }
 
+// GetOpenIDConnectSession returns the code's request, decoded into r's
+// session, when fosite would have stored an OIDC session for it (openid
+// granted, response_type exactly code); otherwise fosite.ErrNotFound
+// (= openid.ErrNoSessionFound), and fosite issues no ID token. It is read
+// after the code is marked used, so its state is not checked here.
 func (f *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
-	// A missing row is fosite.ErrNotFound (= openid.ErrNoSessionFound).
-	req, _, err := f.get(ctx, storage.TokenOIDC, hashSignature(code), r.GetSession())
+	key := hashSignature(f.codeSignature(ctx, code))
+	row, err := f.codeRow(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return req, nil
+	form, _ := url.ParseQuery(row.Form)
+	if !fosite.Arguments(row.GrantedScopes).Has("openid") || !fosite.Arguments(fosite.RemoveEmpty(strings.Split(form.Get("response_type"), " "))).ExactOne("code") {
+		return nil, fmt.Errorf("%w: not an OpenID Connect code", fosite.ErrNotFound)
+	}
+	req, _, err := f.request(ctx, storage.TokenCode, key, row, r.GetSession())
+	return req, err
 }
 
-func (f *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return toFosite(f.db.DeleteToken(ctx, storage.TokenOIDC, hashSignature(code)))
-}
+// DeleteOpenIDConnectSession does nothing: the session is unusable once its
+// code is used, and the row goes when the code expires.
+func (f *fositeStore) DeleteOpenIDConnectSession(context.Context, string) error { return nil }
 
 // Transactions: the adapter is what fosite sees, so it must itself
 // implement storage.Transactional or fosite silently runs without

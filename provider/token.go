@@ -16,7 +16,7 @@ import (
 // PKCE), refresh_token (rotating) and client_credentials. The issuing step
 // runs in one transaction (FOSITE.md §3).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	ctx, loaded := withAccountSlot(r.Context())
+	ctx, loaded := withLoadSlot(r.Context())
 	grant := r.PostFormValue("grant_type")
 	oauth := p.forGrant(grant)
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
@@ -86,7 +86,7 @@ func (p *Provider) clientCredentials(ctx context.Context, ar fosite.AccessReques
 // to sign in and the user's consent must still cover the grant. Either
 // failing revokes the whole family. The ID token claims are refreshed from
 // the live account; sub, auth_time and sid stay those of the sign-in.
-func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session, loaded *loadedAccount) error {
+func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session, loaded *loads) error {
 	if sess.UserID == "" {
 		return nil
 	}

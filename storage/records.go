@@ -138,12 +138,11 @@ const (
 	TokenCode    TokenKind = "code"
 	TokenAccess  TokenKind = "access"
 	TokenRefresh TokenKind = "refresh"
-	TokenPKCE    TokenKind = "pkce"
-	TokenOIDC    TokenKind = "oidc"
 )
 
-// Token is one stored fosite request (code, access or refresh token, PKCE
-// or OIDC session), keyed by a hash of its signature.
+// Token is one stored fosite request (code, access or refresh token), keyed
+// by a hash of its signature. A code's row also serves as its PKCE and OIDC
+// session (the provider keeps their form values in it).
 type Token struct {
 	Signature       string
 	RequestID       string

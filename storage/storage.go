@@ -102,8 +102,6 @@ const (
 	PurgeCodes         PurgeTarget = "oauth2_code"    // authorization codes, used or not: expires_at
 	PurgeAccessTokens  PurgeTarget = "oauth2_access"  // access tokens: expires_at
 	PurgeRefreshTokens PurgeTarget = "oauth2_refresh" // refresh tokens, active or not: expires_at (inactive ones are kept until then for reuse detection)
-	PurgePKCE          PurgeTarget = "oauth2_pkce"    // PKCE sessions: expires_at
-	PurgeOIDC          PurgeTarget = "oauth2_oidc"    // OIDC sessions: expires_at
 	PurgeJTIs          PurgeTarget = "oauth2_jti"     // private_key_jwt assertion ids: expires_at
 	PurgeFlows         PurgeTarget = "auth_flows"     // pending authorizations: expires_at
 	// PurgeLoginSessions deletes browser sessions by expires_at;
@@ -117,7 +115,7 @@ const (
 
 // PurgeTargets returns every target, in the order a janitor pass runs them.
 func PurgeTargets() []PurgeTarget {
-	return []PurgeTarget{PurgeCodes, PurgeAccessTokens, PurgeRefreshTokens, PurgePKCE, PurgeOIDC, PurgeJTIs,
+	return []PurgeTarget{PurgeCodes, PurgeAccessTokens, PurgeRefreshTokens, PurgeJTIs,
 		PurgeFlows, PurgeLoginSessions, PurgeRevokedLoginSessions, PurgeDeliveredEvents}
 }
 

@@ -14,8 +14,8 @@ const janitorUsage = `gatehouse janitor [--config FILE] [--dev] [--batch N] [--j
 
 Runs one janitor pass now and prints how many rows it deleted per table, in
 every tenant: expired authorization codes, access tokens, refresh tokens
-(used or revoked ones are kept until they expire, for reuse detection), PKCE
-and OIDC sessions, client assertion ids and pending authorizations; browser
+(used or revoked ones are kept until they expire, for reuse detection),
+client assertion ids and pending authorizations; browser
 sessions that expired or were revoked more than 24h ago; events delivered
 more than 30 days ago (undelivered events are never deleted). --json prints
 {"deleted":{"<table>":N,…},"total":N,"duration_ms":N}.

@@ -125,8 +125,9 @@ CREATE TABLE signing_keys (
 CREATE UNIQUE INDEX signing_keys_active ON signing_keys (tenant_id, alg) WHERE state = 'active';
 CREATE UNIQUE INDEX signing_keys_next ON signing_keys (tenant_id, alg) WHERE state = 'next';
 
--- fosite's requests, one table per kind. signature is a SHA-256 (hex) of the
--- token's signature (or of the raw code for oauth2_oidc); session_data is
+-- fosite's requests, one table per kind (a code's row also serves as its
+-- PKCE and OIDC session). signature is a SHA-256 (hex) of the token's
+-- signature; session_data is
 -- encrypted with GATEHOUSE_SECRET. No foreign key to clients: every token
 -- insert would lock the client's row (FOR KEY SHARE), and all of one
 -- client's concurrent token requests would contend on it; a deleted
@@ -192,42 +193,6 @@ CREATE TABLE oauth2_refresh (
 CREATE INDEX oauth2_refresh_request ON oauth2_refresh (tenant_id, request_id);
 CREATE INDEX oauth2_refresh_expires ON oauth2_refresh (expires_at);
 
-CREATE TABLE oauth2_pkce (
-    signature        text PRIMARY KEY,
-    tenant_id        text NOT NULL,
-    request_id       text NOT NULL,
-    client_id        text NOT NULL,
-    subject          text NOT NULL,
-    requested_at     timestamptz NOT NULL,
-    expires_at       timestamptz NOT NULL,
-    scopes           text NOT NULL,
-    granted_scopes   text NOT NULL,
-    audience         text NOT NULL,
-    granted_audience text NOT NULL,
-    form_data        text NOT NULL,
-    session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true
-);
-CREATE INDEX oauth2_pkce_expires ON oauth2_pkce (expires_at);
-
-CREATE TABLE oauth2_oidc (
-    signature        text PRIMARY KEY,
-    tenant_id        text NOT NULL,
-    request_id       text NOT NULL,
-    client_id        text NOT NULL,
-    subject          text NOT NULL,
-    requested_at     timestamptz NOT NULL,
-    expires_at       timestamptz NOT NULL,
-    scopes           text NOT NULL,
-    granted_scopes   text NOT NULL,
-    audience         text NOT NULL,
-    granted_audience text NOT NULL,
-    form_data        text NOT NULL,
-    session_data     bytea NOT NULL,
-    active           boolean NOT NULL DEFAULT true
-);
-CREATE INDEX oauth2_oidc_expires ON oauth2_oidc (expires_at);
-
 -- private_key_jwt assertion ids seen, for replay protection (RFC 7523 §3).
 CREATE TABLE oauth2_jti (
     tenant_id  text NOT NULL,
@@ -239,8 +204,6 @@ CREATE INDEX oauth2_jti_expires ON oauth2_jti (expires_at);
 
 -- +goose Down
 DROP TABLE oauth2_jti;
-DROP TABLE oauth2_oidc;
-DROP TABLE oauth2_pkce;
 DROP TABLE oauth2_refresh;
 DROP TABLE oauth2_access;
 DROP TABLE oauth2_code;

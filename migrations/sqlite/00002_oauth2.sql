@@ -127,8 +127,9 @@ CREATE TABLE signing_keys (
 CREATE UNIQUE INDEX signing_keys_active ON signing_keys (tenant_id, alg) WHERE state = 'active';
 CREATE UNIQUE INDEX signing_keys_next ON signing_keys (tenant_id, alg) WHERE state = 'next';
 
--- fosite's requests, one table per kind. signature is a SHA-256 (hex) of the
--- token's signature (or of the raw code for oauth2_oidc); session_data is
+-- fosite's requests, one table per kind (a code's row also serves as its
+-- PKCE and OIDC session). signature is a SHA-256 (hex) of the token's
+-- signature; session_data is
 -- encrypted with GATEHOUSE_SECRET. No foreign key to clients: every token
 -- insert would lock the client's row (FOR KEY SHARE), and all of one
 -- client's concurrent token requests would contend on it; a deleted
@@ -194,42 +195,6 @@ CREATE TABLE oauth2_refresh (
 CREATE INDEX oauth2_refresh_request ON oauth2_refresh (tenant_id, request_id);
 CREATE INDEX oauth2_refresh_expires ON oauth2_refresh (expires_at);
 
-CREATE TABLE oauth2_pkce (
-    signature        TEXT PRIMARY KEY,
-    tenant_id        TEXT NOT NULL,
-    request_id       TEXT NOT NULL,
-    client_id        TEXT NOT NULL,
-    subject          TEXT NOT NULL,
-    requested_at     TIMESTAMP NOT NULL,
-    expires_at       TIMESTAMP NOT NULL,
-    scopes           TEXT NOT NULL,
-    granted_scopes   TEXT NOT NULL,
-    audience         TEXT NOT NULL,
-    granted_audience TEXT NOT NULL,
-    form_data        TEXT NOT NULL,
-    session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true
-);
-CREATE INDEX oauth2_pkce_expires ON oauth2_pkce (expires_at);
-
-CREATE TABLE oauth2_oidc (
-    signature        TEXT PRIMARY KEY,
-    tenant_id        TEXT NOT NULL,
-    request_id       TEXT NOT NULL,
-    client_id        TEXT NOT NULL,
-    subject          TEXT NOT NULL,
-    requested_at     TIMESTAMP NOT NULL,
-    expires_at       TIMESTAMP NOT NULL,
-    scopes           TEXT NOT NULL,
-    granted_scopes   TEXT NOT NULL,
-    audience         TEXT NOT NULL,
-    granted_audience TEXT NOT NULL,
-    form_data        TEXT NOT NULL,
-    session_data     BLOB NOT NULL,
-    active           BOOLEAN NOT NULL DEFAULT true
-);
-CREATE INDEX oauth2_oidc_expires ON oauth2_oidc (expires_at);
-
 -- private_key_jwt assertion ids seen, for replay protection (RFC 7523 §3).
 CREATE TABLE oauth2_jti (
     tenant_id  TEXT NOT NULL,
@@ -241,8 +206,6 @@ CREATE INDEX oauth2_jti_expires ON oauth2_jti (expires_at);
 
 -- +goose Down
 DROP TABLE oauth2_jti;
-DROP TABLE oauth2_oidc;
-DROP TABLE oauth2_pkce;
 DROP TABLE oauth2_refresh;
 DROP TABLE oauth2_access;
 DROP TABLE oauth2_code;

@@ -20,8 +20,6 @@ var purgeIndexes = map[storage.PurgeTarget]string{
 	storage.PurgeCodes:                "oauth2_code_expires",
 	storage.PurgeAccessTokens:         "oauth2_access_expires",
 	storage.PurgeRefreshTokens:        "oauth2_refresh_expires",
-	storage.PurgePKCE:                 "oauth2_pkce_expires",
-	storage.PurgeOIDC:                 "oauth2_oidc_expires",
 	storage.PurgeJTIs:                 "oauth2_jti_expires",
 	storage.PurgeFlows:                "auth_flows_expires",
 	storage.PurgeLoginSessions:        "login_sessions_expires",
@@ -61,7 +59,7 @@ var seedPlanRows = []string{
 func TestPurgeBatchesAreIndexRangeScans(t *testing.T) {
 	ctx, conn := planDB(t)
 	stmts := slices.Clone(seedPlanRows[2:])
-	for _, table := range []string{"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce", "oauth2_oidc"} {
+	for _, table := range []string{"oauth2_code", "oauth2_access", "oauth2_refresh"} {
 		stmts = append(stmts, seedTokens(table, 5000, 1500))
 	}
 	exec(t, ctx, conn, append(stmts, "ANALYZE")...)

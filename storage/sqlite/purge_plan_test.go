@@ -18,8 +18,6 @@ var purgeIndexes = map[storage.PurgeTarget]string{
 	storage.PurgeCodes:                "oauth2_code_expires",
 	storage.PurgeAccessTokens:         "oauth2_access_expires",
 	storage.PurgeRefreshTokens:        "oauth2_refresh_expires",
-	storage.PurgePKCE:                 "oauth2_pkce_expires",
-	storage.PurgeOIDC:                 "oauth2_oidc_expires",
 	storage.PurgeJTIs:                 "oauth2_jti_expires",
 	storage.PurgeFlows:                "auth_flows_expires",
 	storage.PurgeLoginSessions:        "login_sessions_expires",

@@ -25,8 +25,6 @@ var purgeSpecs = map[storage.PurgeTarget]purgeSpec{
 	storage.PurgeCodes:                {"oauth2_code", "signature", "expires_at"},
 	storage.PurgeAccessTokens:         {"oauth2_access", "signature", "expires_at"},
 	storage.PurgeRefreshTokens:        {"oauth2_refresh", "signature", "expires_at"},
-	storage.PurgePKCE:                 {"oauth2_pkce", "signature", "expires_at"},
-	storage.PurgeOIDC:                 {"oauth2_oidc", "signature", "expires_at"},
 	storage.PurgeJTIs:                 {"oauth2_jti", "tenant_id, jti_hash", "expires_at"},
 	storage.PurgeFlows:                {"auth_flows", "tenant_id, id", "expires_at"},
 	storage.PurgeLoginSessions:        {"login_sessions", "tenant_id, id", "expires_at"},

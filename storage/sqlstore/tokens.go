@@ -13,8 +13,6 @@ var tokenTables = map[storage.TokenKind]string{
 	storage.TokenCode:    "oauth2_code",
 	storage.TokenAccess:  "oauth2_access",
 	storage.TokenRefresh: "oauth2_refresh",
-	storage.TokenPKCE:    "oauth2_pkce",
-	storage.TokenOIDC:    "oauth2_oidc",
 }
 
 func tokenTable(kind storage.TokenKind) (string, error) {

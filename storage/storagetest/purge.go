@@ -141,7 +141,7 @@ func (f *PurgeFixture) seedTenant(t testing.TB, ctx context.Context, tid string,
 	}
 	rows = append(rows, row{"live-at-cutoff", now, false}, row{"live-inactive", now.Add(time.Hour), true},
 		row{"live", now.Add(24 * time.Hour), false})
-	kinds := []storage.TokenKind{storage.TokenCode, storage.TokenAccess, storage.TokenRefresh, storage.TokenPKCE, storage.TokenOIDC}
+	kinds := []storage.TokenKind{storage.TokenCode, storage.TokenAccess, storage.TokenRefresh}
 	for _, kind := range kinds {
 		table := "oauth2_" + string(kind)
 		for _, r := range rows {
