@@ -112,6 +112,13 @@ func (f *Flow) Finish() error {
 	return nil
 }
 
+// Stored reports whether f is in the database (started or loaded).
+func (f *Flow) Stored() bool { return f.saved != "" }
+
+// Unsaved reports whether a stored f moved on in memory since it was
+// loaded or last saved.
+func (f *Flow) Unsaved() bool { return f.saved != "" && f.State != f.saved }
+
 // Store is what Service needs from storage.
 type Store interface {
 	CreateFlow(ctx context.Context, f storage.Flow) error

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/pages"
+	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -25,9 +26,11 @@ type Handler struct {
 	Cookies  web.Cookies
 	CSRF     web.CSRF
 	Log      *slog.Logger
-	// Continue, when set, moves the saved flow on at once (the provider's
-	// Continue) instead of redirecting the browser to resume it.
-	Continue func(http.ResponseWriter, *http.Request, *flow.Flow)
+	// Continue, when set, moves the signed-in flow on at once (the
+	// provider's ContinueSignedIn) instead of saving it and redirecting the
+	// browser to resume it. It gets the flow unsaved and the account, and
+	// saves the flow with its next step.
+	Continue func(http.ResponseWriter, *http.Request, *flow.Flow, *storage.User)
 }
 
 // Register mounts the login page on mux.
@@ -94,12 +97,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.Pages.RenderError(w, r, flow.ErrInvalid.Wrap(err), "")
 		return
 	}
-	if err := h.Flows.Save(ctx, f); err != nil {
-		h.Pages.RenderError(w, r, err, "")
+	if h.Continue != nil {
+		h.Continue(w, r, f, &u)
 		return
 	}
-	if h.Continue != nil {
-		h.Continue(w, r, f)
+	if err := h.Flows.Save(ctx, f); err != nil {
+		h.Pages.RenderError(w, r, err, "")
 		return
 	}
 	h.resume(w, r, f.ID)

@@ -142,11 +142,11 @@ func (p *Provider) hintSubject(ctx context.Context, hint string) (string, error)
 
 // advance moves an authenticated flow on: to the consent page, or, when
 // consent is remembered or not needed (first-party client), to the code.
-// user is the account just loaded with the browser session, for a flow that
-// completes in this request and is therefore never stored; nil for a stored
-// flow (resumed after its pages), whose account is loaded again.
+// user is the account when this request has just loaded it (with the browser
+// session, or by signing in); nil to load it again (a flow resumed after its
+// pages). A flow that is not stored yet is stored only if a page follows.
 func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, user *storage.User, promptNone bool) {
-	stored := user == nil
+	stored := f.Stored()
 	ctx := r.Context()
 	covered := false
 	if !c.SkipConsent && !f.ForceConsent {
@@ -161,11 +161,16 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 			p.redirectError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this application."))
 			return
 		}
-		if !stored {
-			if err := p.Flows.Start(ctx, f, p.Cookies.Device(w, r)); err != nil {
-				p.authorizeError(w, r, ar, err)
-				return
-			}
+		var err error
+		switch {
+		case !stored:
+			err = p.Flows.Start(ctx, f, p.Cookies.Device(w, r))
+		case f.Unsaved(): // signed in just now: the consent step is stored
+			err = p.Flows.Save(ctx, f)
+		}
+		if err != nil {
+			p.authorizeError(w, r, ar, err)
+			return
 		}
 		p.redirectTo(w, r, "/consent?flow="+f.ID)
 		return
@@ -207,6 +212,14 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 // login and consent steps that have just loaded and saved it (one redirect
 // fewer). The authorization request is rebuilt from the stored parameters.
 func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
+	p.ContinueSignedIn(w, r, f, nil)
+}
+
+// ContinueSignedIn is Continue for the login step, with the account that
+// has just signed in and the flow moved on in memory but not saved: it is
+// written once, with its next step (the consent page, or done in the
+// transaction that stores the code), and the account is not read again.
+func (p *Provider) ContinueSignedIn(w http.ResponseWriter, r *http.Request, f *flow.Flow, user *storage.User) {
 	ctx := r.Context()
 	ar, err := p.rebuild(r, f)
 	if err != nil {
@@ -218,7 +231,7 @@ func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, f *flow.Flow
 	case flow.Login:
 		p.redirectTo(w, r, "/login?flow="+f.ID)
 	case flow.Consent:
-		p.advance(w, r, ar, c, f, nil, false)
+		p.advance(w, r, ar, c, f, user, false)
 	case flow.Ready:
 		p.finish(w, r, ar, c, f, nil)
 	case flow.Denied:
@@ -251,8 +264,8 @@ func (p *Provider) rebuild(r *http.Request, f *flow.Flow) (fosite.AuthorizeReque
 // code, so one flow yields at most one code.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, f *flow.Flow, user *storage.User) {
 	ctx := r.Context()
-	stored := user == nil
-	if stored {
+	stored := f.Stored()
+	if user == nil {
 		u, err := p.Accounts.Active(ctx, f.UserID)
 		if err != nil {
 			if errors.Is(err, storage.ErrUnavailable) {

@@ -66,6 +66,42 @@ func TestConcurrentCodeExchange(t *testing.T) {
 	})
 }
 
+// TestConcurrentLoginSubmit: the same login form posted several times at
+// once, from one browser, yields one code; the other submissions find the
+// flow finished (INVALID_TOKEN page), never a second code or a 500. The flow
+// is written once, with the code, so this is where the race is decided.
+func TestConcurrentLoginSubmit(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		b := servertest.NewBrowser(e.in.URL)
+		e.signIn(b, e.rp.request()) // consent remembered: a sign-in ends with the code
+		a := e.rp.request(oauth2.SetAuthURLParam("prompt", "login"))
+		res, err := b.Get(a.url)
+		if err != nil || res.Page == nil || res.Page.Name != "login" {
+			t.Fatalf("prompt=login: %+v, %v", res, err)
+		}
+		form := url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}}
+		results := make([]servertest.Result, 4)
+		parallel(len(results), func(i int) int {
+			results[i], _ = b.Post(e.in.URL+"/login", form)
+			return 0
+		})
+		codes := 0
+		for _, r := range results {
+			switch {
+			case r.Redirect != nil && r.Redirect.Query().Get("code") != "":
+				codes++
+			case r.Page != nil && r.Page.ErrorCode == "INVALID_TOKEN" && r.Page.Status < 500:
+			default:
+				t.Errorf("submission ended with %+v", r)
+			}
+		}
+		if codes != 1 {
+			t.Fatalf("%d codes from one flow, want 1", codes)
+		}
+	})
+}
+
 // TestPKCE: S256 only; a wrong or missing verifier, a verifier without a
 // challenge, plain PKCE and a public client without PKCE are all refused.
 func TestPKCE(t *testing.T) {

@@ -58,7 +58,7 @@ func NewServices(cfg config.Config, store storage.Store, ring *keyring.Keyring, 
 // loginHandler and consentHandler serve the two steps of the sign-in path.
 func (s *Services) loginHandler(log *slog.Logger) *login.Handler {
 	return &login.Handler{Service: s.Accounts, Sessions: s.Sessions, Flows: s.Flows, Pages: s.Pages,
-		Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "login"), Continue: s.Provider.Continue}
+		Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "login"), Continue: s.Provider.ContinueSignedIn}
 }
 
 func (s *Services) consentHandler(log *slog.Logger) *consent.Handler {
