@@ -4,8 +4,8 @@
 
 // Package argon2 is golang.org/x/crypto/argon2 (v0.58.0, copied unchanged
 // but for the marked lines) with one difference: the block memory of each
-// hash is taken from a pool and given back, instead of allocated (and
-// zeroed, and collected) on every call. With 19 MiB per password hash that
+// hash is taken from a small free list and given back, instead of
+// allocated (and zeroed, and collected) on every call. With 19 MiB per password hash that
 // allocation, its zeroing and the garbage collection it caused were a fifth
 // of a sign-in's non-hashing CPU and what let RSS drift under a login burst.
 // x/crypto XORs every block into memory it relies on being zeroed; here the
@@ -17,7 +17,9 @@ package argon2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -77,18 +79,55 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 	return extractKey(B, memory, uint32(threads), keyLen)
 }
 
-// gatehouse: the pool of block memory. Buffers of another size (a changed
-// memory parameter) are dropped rather than kept.
-var blocks sync.Pool
+// gatehouse: the free list of block memory. At most GOMAXPROCS buffers are
+// kept (hashing is CPU-bound: more never run at once usefully, and callers
+// bound their concurrency), so in steady use the same few buffers serve
+// every hash and none becomes garbage. Unlike a sync.Pool, which the
+// collector empties, that bounds the memory: buffers in use plus kept never
+// exceed the most ever hashed at once. The list is dropped after idle
+// (keepIdle without a hash), so a quiet process gives the memory back.
+// Buffers of another size (a changed memory parameter) are not reused.
+var free struct {
+	sync.Mutex
+	bufs  [][]block
+	timer *time.Timer
+}
+
+const keepIdle = time.Minute
 
 func getBlocks(memory uint32) []block {
-	if b, ok := blocks.Get().(*[]block); ok && uint32(len(*b)) == memory {
-		return *b
+	free.Lock()
+	for i := len(free.bufs) - 1; i >= 0; i-- {
+		if b := free.bufs[i]; uint32(len(b)) == memory {
+			free.bufs = append(free.bufs[:i], free.bufs[i+1:]...)
+			free.Unlock()
+			return b
+		}
 	}
+	free.Unlock()
 	return make([]block, memory)
 }
 
-func putBlocks(b []block) { blocks.Put(&b) }
+func putBlocks(b []block) {
+	free.Lock()
+	defer free.Unlock()
+	if len(free.bufs) < runtime.GOMAXPROCS(0) {
+		free.bufs = append(free.bufs, b)
+	}
+	if free.timer == nil {
+		free.timer = time.AfterFunc(keepIdle, dropIdle)
+	} else {
+		free.timer.Reset(keepIdle)
+	}
+}
+
+// dropIdle forgets the kept buffers (the collector frees them).
+func dropIdle() {
+	free.Lock()
+	defer free.Unlock()
+	clear(free.bufs)
+	free.bufs, free.timer = nil, nil
+}
 
 const (
 	blockLength = 128

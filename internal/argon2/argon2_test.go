@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	mrand "math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
 
 	upstream "golang.org/x/crypto/argon2"
@@ -39,6 +41,38 @@ func TestKnownAnswer(t *testing.T) {
 	want := hex.EncodeToString(upstream.IDKey(pw, salt, 3, 32, 4, 32))
 	if got != want {
 		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// TestConcurrentFreeList: many hashes at once, each with its own inputs, all
+// match x/crypto (no buffer is shared by two hashes; run with -race), and
+// afterwards the free list keeps at most GOMAXPROCS buffers; dropIdle
+// empties it.
+func TestConcurrentFreeList(t *testing.T) {
+	const n = 16
+	got := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { got[i] = IDKey([]byte{byte(i)}, []byte("salt-salt-salt"), 2, 256, 1, 32) })
+	}
+	wg.Wait()
+	for i := range n {
+		if want := upstream.IDKey([]byte{byte(i)}, []byte("salt-salt-salt"), 2, 256, 1, 32); !bytes.Equal(got[i], want) {
+			t.Fatalf("hash %d: got %x, want %x", i, got[i], want)
+		}
+	}
+	free.Lock()
+	kept := len(free.bufs)
+	free.Unlock()
+	if kept < 1 || kept > runtime.GOMAXPROCS(0) {
+		t.Fatalf("%d buffers kept, want 1..%d", kept, runtime.GOMAXPROCS(0))
+	}
+	dropIdle()
+	free.Lock()
+	kept = len(free.bufs)
+	free.Unlock()
+	if kept != 0 {
+		t.Fatalf("%d buffers kept after dropIdle", kept)
 	}
 }
 
