@@ -127,8 +127,10 @@ CREATE UNIQUE INDEX signing_keys_next ON signing_keys (tenant_id, alg) WHERE sta
 
 -- fosite's requests, one table per kind (a code's row also serves as its
 -- PKCE and OIDC session). signature is a SHA-256 (hex) of the token's
--- signature; session_data is
--- encrypted with GATEHOUSE_SECRET. No foreign key to clients: every token
+-- signature; session_data is encrypted with GATEHOUSE_SECRET. The request
+-- index has request_id alone (random per grant: as selective alone): with
+-- tenant_id in it, a generic plan made on an empty table answered lookups
+-- by signature and tenant from the tenant's whole range of this index. No foreign key to clients: every token
 -- insert would lock the client's row (FOR KEY SHARE), and all of one
 -- client's concurrent token requests would contend on it; a deleted
 -- client's tokens are dead anyway (the provider loads the client for every
@@ -151,7 +153,7 @@ CREATE TABLE oauth2_code (
     session_data     bytea NOT NULL,
     active           boolean NOT NULL DEFAULT true
 );
-CREATE INDEX oauth2_code_request ON oauth2_code (tenant_id, request_id);
+CREATE INDEX oauth2_code_request ON oauth2_code (request_id);
 CREATE INDEX oauth2_code_expires ON oauth2_code (expires_at);
 
 CREATE TABLE oauth2_access (
@@ -170,7 +172,7 @@ CREATE TABLE oauth2_access (
     session_data     bytea NOT NULL,
     active           boolean NOT NULL DEFAULT true
 );
-CREATE INDEX oauth2_access_request ON oauth2_access (tenant_id, request_id);
+CREATE INDEX oauth2_access_request ON oauth2_access (request_id);
 CREATE INDEX oauth2_access_expires ON oauth2_access (expires_at);
 
 CREATE TABLE oauth2_refresh (
@@ -190,7 +192,7 @@ CREATE TABLE oauth2_refresh (
     active           boolean NOT NULL DEFAULT true,
     access_signature text NOT NULL DEFAULT ''
 );
-CREATE INDEX oauth2_refresh_request ON oauth2_refresh (tenant_id, request_id);
+CREATE INDEX oauth2_refresh_request ON oauth2_refresh (request_id);
 CREATE INDEX oauth2_refresh_expires ON oauth2_refresh (expires_at);
 
 -- private_key_jwt assertion ids seen, for replay protection (RFC 7523 §3).

@@ -11,7 +11,7 @@ import (
 
 func open(t *testing.T) storage.Store {
 	t.Helper()
-	s, err := postgres.Open(storagetest.PostgresDSN(t), postgres.Config{}, sqlstore.Options{})
+	s, err := postgres.Open(storagetest.PostgresDSN(t), postgres.Config{Tracer: statements}, sqlstore.Options{})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -22,4 +22,9 @@ func open(t *testing.T) storage.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) { storagetest.Run(t, open) }
+// TestConformance runs the storage conformance suite, then checks the plan
+// of every statement it ran (plan_test.go).
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, open)
+	t.Run("Plans", testPlans)
+}
