@@ -156,7 +156,8 @@ var (
 )
 
 // login runs a whole authorization with a password sign-in and returns
-// the token response: /oauth2/auth → /login (GET, POST) → resume → token.
+// the token response: /oauth2/auth → /login (GET, POST: straight back to the
+// app with the code) → token.
 func (c *conn) login(ctx context.Context, a app, email, password string, keys *jwks, issuer string) (map[string]any, error) {
 	c.forgetCookies()
 	u, st := a.authURL()

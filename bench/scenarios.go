@@ -197,7 +197,7 @@ func (b *bench) scenario(name string) (func(i int) (worker, error), string, int,
 				_, err := c.login(ctx, b.web, email, benchPassword, b.keys, iss)
 				return err
 			}, nil
-		}, "auth → login page → password (argon2id) → resume → token; RS256 ID token verified", 5, nil
+		}, "auth → login page → password (argon2id), back with the code → token; RS256 ID token verified", 4, nil
 
 	case "hash_only":
 		p := login.DefaultArgon2
