@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/login"
+	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/server/servertest"
 	"github.com/gatehouse/gatehouse/storage"
@@ -181,6 +182,30 @@ func TestAutoMigrateOffRefusesPending(t *testing.T) {
 		ok := servertest.Start(t, cfg, servertest.Options{})
 		if ok.ReadyStatus() != 200 {
 			t.Fatal("not ready after migrating")
+		}
+	})
+}
+
+// TestReplacedSecretRefusesToStart: signing keys that GATEHOUSE_SECRET
+// cannot open (the secret was replaced, not rotated) stop serve at once with
+// an error naming the key, instead of a retry loop that blames the database.
+func TestReplacedSecretRefusesToStart(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		cfg := servertest.Config(t, backend)
+		first := servertest.Start(t, cfg, servertest.Options{})
+		if err := first.Stop(t); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Secret = config.List{"a-different-secret-0123456789-abcdefghijklmnopqrstuvwxyz"}
+		in := servertest.Start(t, cfg, servertest.Options{NoWait: true})
+		select {
+		case <-in.Done():
+			err := in.Err()
+			if !errors.Is(err, provider.ErrKeysUnusable) || !strings.Contains(err.Error(), "GATEHOUSE_SECRET") {
+				t.Fatalf("Run = %v, want ErrKeysUnusable naming GATEHOUSE_SECRET", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("serve did not refuse to start")
 		}
 	})
 }

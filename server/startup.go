@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/janitor"
 	"github.com/gatehouse/gatehouse/logging"
+	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
 )
@@ -18,9 +19,11 @@ import (
 var ErrPendingMigrations = errors.New("pending migrations")
 
 // startup waits for the database with capped exponential backoff, then
-// applies (or, with auto-migrate off, checks) the migrations and marks the
-// server ready. Only a refusal to start is returned; a database that is down
-// is retried until ctx ends.
+// applies (or, with auto-migrate off, checks) the migrations, makes sure
+// every tenant has signing keys it can open, and marks the server ready.
+// Only a refusal to start is returned (pending migrations with auto-migrate
+// off, or keys GATEHOUSE_SECRET cannot open: waiting fixes neither); a
+// database that is down is retried until ctx ends.
 func (s *Server) startup(ctx context.Context) error {
 	delay := 250 * time.Millisecond
 	for {
@@ -34,7 +37,7 @@ func (s *Server) startup(ctx context.Context) error {
 			}
 			return nil
 		}
-		if errors.Is(err, ErrPendingMigrations) || ctx.Err() != nil {
+		if errors.Is(err, ErrPendingMigrations) || errors.Is(err, provider.ErrKeysUnusable) || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -77,16 +80,19 @@ func (s *Server) prepareDatabase(ctx context.Context) error {
 	return s.ensureKeys(ctx)
 }
 
-// ensureKeys gives every tenant its signing keys before the server reports
-// ready, so no token request ever has to create one.
+// ensureKeys gives every enabled tenant its signing keys before the server
+// reports ready, so no token request ever has to create one.
 func (s *Server) ensureKeys(ctx context.Context) error {
 	tenants, err := s.store.ListTenants(tenant.With(ctx, tenant.Default))
 	if err != nil {
 		return err
 	}
 	for _, t := range tenants {
+		if t.Disabled {
+			continue
+		}
 		if err := s.svc.Provider.Keys.Ensure(tenant.With(ctx, t.ID)); err != nil {
-			return fmt.Errorf("signing keys of tenant %s: %w", t.ID, err)
+			return fmt.Errorf("GATEHOUSE_SECRET: signing keys of tenant %s: %w", t.ID, err)
 		}
 	}
 	return nil
@@ -100,15 +106,20 @@ func migrationNames(ms []storage.MigrationStatus) string {
 	return strings.Join(names, ", ")
 }
 
-// maintainKeys runs key maintenance for every tenant at start and then every
-// minute: missing keys are created, due keys rotated, expired ones deleted.
-// Several replicas may run it at once; the store's conditional statements
-// let one of them win each step.
+// maintainKeys runs key maintenance for every enabled tenant every minute
+// (start-up has just ensured the keys): missing keys are created, due keys
+// rotated, expired ones deleted. Several replicas may run it at once; the
+// store's conditional statements let one of them win each step.
 func (s *Server) maintainKeys(ctx context.Context) {
 	log := logging.Area(s.log, "keys")
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 		tenants, err := s.store.ListTenants(tenant.With(ctx, tenant.Default))
 		if err != nil {
 			log.WarnContext(ctx, "key maintenance: list tenants", "err", err)
@@ -120,11 +131,6 @@ func (s *Server) maintainKeys(ctx context.Context) {
 			if err := s.svc.Provider.Keys.Maintain(tenant.With(ctx, t.ID), s.cfg.Tokens.KeyRotationPeriod); err != nil && ctx.Err() == nil {
 				log.WarnContext(ctx, "key maintenance", "tenant_id", t.ID, "err", err)
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
 		}
 	}
 }
