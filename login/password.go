@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,13 @@ func dummyHash(p Argon2Params) string {
 	salt, key := make([]byte, p.SaltLen), make([]byte, p.KeyLen)
 	_, _ = rand.Read(salt)
 	_, _ = rand.Read(key)
+	return encodePHC(p, salt, key)
+}
+
+// encodePHC returns the PHC string of an argon2id hash: the version, p's
+// cost parameters (not its lengths: they are those of salt and key), salt
+// and key. parsePHC reads it back.
+func encodePHC(p Argon2Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -104,9 +112,7 @@ func (h *Hasher) hash(pw []byte) string {
 	salt := make([]byte, p.SaltLen)
 	_, _ = rand.Read(salt)
 	key := argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
-		b64.EncodeToString(salt), b64.EncodeToString(key))
+	return encodePHC(p, salt, key)
 }
 
 // Verify reports whether password matches the PHC string encoded, in
@@ -133,23 +139,57 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, reha
 
 var errBadHash = errors.New("login: malformed argon2id hash")
 
+// The largest cost parameters a stored hash may ask for. A hash is data
+// from the database: without bounds, m=4294967295 would make argon2 try to
+// allocate 4 TiB (a fatal out-of-memory, not an error) and a huge t would
+// hold a hashing slot for hours. Memory and passes are the ranges
+// config.Validate accepts for new hashes; parallelism is capped well above
+// the p=1 gatehouse writes.
+const (
+	maxMemoryKiB = 4 * 1024 * 1024
+	maxTime      = 64
+	maxThreads   = 16
+)
+
+// parsePHC reads a PHC string as encodePHC writes it, strictly: every field
+// in order, decimal numbers without anything after them, the current
+// version, cost parameters within bounds, and a key of at least 16 bytes.
 func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
 	var p Argon2Params
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return p, nil, nil, errBadHash
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+	costs := strings.Split(parts[3], ",")
+	if len(costs) != 3 {
 		return p, nil, nil, errBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+	m, errM := parseCost(costs[0], "m=", maxMemoryKiB)
+	t, errT := parseCost(costs[1], "t=", maxTime)
+	threads, errP := parseCost(costs[2], "p=", maxThreads)
+	if errM != nil || errT != nil || errP != nil {
 		return p, nil, nil, errBadHash
 	}
+	p.Memory, p.Time, p.Threads = m, t, uint8(threads)
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) < 16 || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+	if err1 != nil || err2 != nil || len(key) < 16 {
 		return p, nil, nil, errBadHash
 	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	return p, salt, key, nil
+}
+
+// parseCost reads "<name><n>" with n a decimal number in 1..max, and
+// nothing else (no sign, no space, nothing after the digits).
+func parseCost(s, name string, max uint32) (uint32, error) {
+	digits, ok := strings.CutPrefix(s, name)
+	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, errBadHash
+	}
+	n, err := strconv.ParseUint(digits, 10, 32)
+	if err != nil || n == 0 || n > uint64(max) {
+		return 0, errBadHash
+	}
+	return uint32(n), nil
 }

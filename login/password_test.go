@@ -1,7 +1,9 @@
 package login
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -54,6 +56,73 @@ func TestHashVerify(t *testing.T) {
 	}
 }
 
+// TestParsePHCRejects: each case is a well-formed hash (16-byte salt,
+// 32-byte key) but for one field, so the check of that field is the one
+// that refuses it.
+func TestParsePHCRejects(t *testing.T) {
+	b64 := base64.RawStdEncoding
+	salt, key := b64.EncodeToString(bytes.Repeat([]byte{1}, 16)), b64.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	phc := func(v, costs string) string { return "$argon2id$" + v + "$" + costs + "$" + salt + "$" + key }
+	if p, gotSalt, gotKey, err := parsePHC(phc("v=19", "m=64,t=1,p=1")); err != nil || p.Memory != 64 || p.Time != 1 || p.Threads != 1 ||
+		len(gotSalt) != 16 || len(gotKey) != 32 {
+		t.Fatalf("the valid base case: %+v, %d-byte salt, %d-byte key, %v", p, len(gotSalt), len(gotKey), err)
+	}
+	// The largest accepted parameters (parsed, never hashed here).
+	if p, _, _, err := parsePHC(phc("v=19", "m=4194304,t=64,p=16")); err != nil || p.Memory != maxMemoryKiB || p.Time != maxTime || p.Threads != maxThreads {
+		t.Fatalf("the largest accepted parameters: %+v, %v", p, err)
+	}
+	for name, bad := range map[string]string{
+		"m=0":               phc("v=19", "m=0,t=1,p=1"),
+		"t=0":               phc("v=19", "m=64,t=0,p=1"),
+		"p=0":               phc("v=19", "m=64,t=1,p=0"),
+		"m too big":         phc("v=19", "m=4194305,t=1,p=1"),
+		"m max uint32":      phc("v=19", "m=4294967295,t=1,p=1"),
+		"m beyond uint32":   phc("v=19", "m=4294967296,t=1,p=1"),
+		"t too big":         phc("v=19", "m=64,t=65,p=1"),
+		"t max uint32":      phc("v=19", "m=64,t=4294967295,p=1"),
+		"p too big":         phc("v=19", "m=64,t=1,p=17"),
+		"p beyond uint8":    phc("v=19", "m=64,t=1,p=257"),
+		"v=16":              phc("v=16", "m=64,t=1,p=1"),
+		"v junk":            phc("v=19junk", "m=64,t=1,p=1"),
+		"v missing":         phc("19", "m=64,t=1,p=1"),
+		"p junk":            phc("v=19", "m=64,t=1,p=1junk"),
+		"m junk":            phc("v=19", "m=64k,t=1,p=1"),
+		"extra cost":        phc("v=19", "m=64,t=1,p=1,x=1"),
+		"costs reordered":   phc("v=19", "t=1,m=64,p=1"),
+		"sign":              phc("v=19", "m=+64,t=1,p=1"),
+		"space":             phc("v=19", "m= 64,t=1,p=1"),
+		"empty number":      phc("v=19", "m=,t=1,p=1"),
+		"prefix before $":   "x" + phc("v=19", "m=64,t=1,p=1"),
+		"trailing field":    phc("v=19", "m=64,t=1,p=1") + "$",
+		"short key":         "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + b64.EncodeToString(make([]byte, 15)),
+		"salt not base64":   "$argon2id$v=19$m=64,t=1,p=1$!!!!$" + key,
+		"key padded base64": phc("v=19", "m=64,t=1,p=1") + "==",
+	} {
+		if _, _, _, err := parsePHC(bad); !errors.Is(err, errBadHash) {
+			t.Errorf("%s: parsePHC(%q) = %v, want errBadHash", name, bad, err)
+		}
+	}
+}
+
+// TestEncodePHC: what encodePHC writes parsePHC reads back, and Hash and the
+// dummy hash both use it.
+func TestEncodePHC(t *testing.T) {
+	salt, key := bytes.Repeat([]byte{3}, 16), bytes.Repeat([]byte{4}, 32)
+	enc := encodePHC(Argon2Params{Memory: 19456, Time: 3, Threads: 1}, salt, key)
+	if want := "$argon2id$v=19$m=19456,t=3,p=1$AwMDAwMDAwMDAwMDAwMDAw$BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ"; enc != want {
+		t.Fatalf("encodePHC = %q, want %q", enc, want)
+	}
+	p, gotSalt, gotKey, err := parsePHC(enc)
+	if err != nil || p.Memory != 19456 || p.Time != 3 || p.Threads != 1 || !bytes.Equal(gotSalt, salt) || !bytes.Equal(gotKey, key) {
+		t.Fatalf("parsePHC(encodePHC) = %+v %x %x %v", p, gotSalt, gotKey, err)
+	}
+	h := NewHasher(fast, 1, time.Second)
+	if p, s, k, err := parsePHC(h.dummy); err != nil || p.Memory != fast.Memory || p.Time != fast.Time || p.Threads != fast.Threads ||
+		len(s) != int(fast.SaltLen) || len(k) != int(fast.KeyLen) {
+		t.Fatalf("dummy hash %q: %+v %v", h.dummy, p, err)
+	}
+}
+
 // TestHasherLimit: when every slot is busy longer than the wait, callers
 // get RATE_LIMITED (429), not a queue without end.
 func TestHasherLimit(t *testing.T) {
@@ -67,6 +136,67 @@ func TestHasherLimit(t *testing.T) {
 	<-h.slots
 	if _, err := h.Hash(context.Background(), "password"); err != nil {
 		t.Fatalf("Hash with a free slot = %v", err)
+	}
+}
+
+// TestVerifyLimit: Verify, like Hash, answers RATE_LIMITED when every slot
+// stays busy past the wait, and takes a slot again once one is free.
+func TestVerifyLimit(t *testing.T) {
+	h := NewHasher(fast, 1, 20*time.Millisecond)
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.slots <- struct{}{} // one sign-in hashing for a long time
+	// A known account's hash and the dummy (an unknown account).
+	for _, encoded := range []string{enc, ""} {
+		ok, rehash, err := h.Verify(ctx, encoded, "password")
+		var ce *catalog.Error
+		if ok || rehash || !errors.As(err, &ce) || ce.Code != catalog.RateLimited.Code || ce.Status != 429 || ce.RetryAfter == 0 {
+			t.Fatalf("Verify(%.20q) with no free slot = %v %v %v", encoded, ok, rehash, err)
+		}
+	}
+	if len(h.slots) != 1 {
+		t.Fatalf("%d slots taken after refused Verify calls, want 1", len(h.slots))
+	}
+	<-h.slots
+	if ok, _, err := h.Verify(ctx, enc, "password"); !ok || err != nil {
+		t.Fatalf("Verify with a free slot = %v, %v", ok, err)
+	}
+	if len(h.slots) != 0 {
+		t.Fatalf("%d slots taken after Verify returned", len(h.slots))
+	}
+}
+
+// TestHasherCancel: a caller whose request is gone (cancelled context)
+// stops waiting for a slot at once with the context's error, not after the
+// wait and not with RATE_LIMITED.
+func TestHasherCancel(t *testing.T) {
+	h := NewHasher(fast, 1, time.Minute)
+	enc, err := h.Hash(context.Background(), "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if _, err := h.Hash(ctx, "password"); !errors.Is(err, context.Canceled) || errors.Is(err, catalog.RateLimited) {
+		t.Fatalf("Hash with a cancelled context = %v", err)
+	}
+	if ok, _, err := h.Verify(ctx, enc, "password"); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Verify with a cancelled context = %v, %v", ok, err)
+	}
+	// Cancelled while waiting, not before.
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if ok, _, err := h.Verify(ctx, enc, "password"); ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Verify with a context ending while it waits = %v, %v", ok, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("cancelled callers waited %v", d)
 	}
 }
 
