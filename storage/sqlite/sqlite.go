@@ -168,12 +168,16 @@ type rows struct{ *sql.Rows }
 func (r rows) Close() { _ = r.Rows.Close() }
 
 // txn is a SQLite transaction. Deferred writes run at once (the database is
-// in-process: nothing to save by sending them later); their error is kept
-// and returned by the next call, as the contract says.
+// in-process: nothing to save by sending them later). The first one to fail
+// fails the transaction, as the contract says (and as on PostgreSQL, where
+// the transaction is aborted): its error is kept and returned by every later
+// Exec, Query and QueryRow, later deferred writes are skipped, and Commit
+// rolls back and returns it. A caller that ignores the error of one later
+// call thus cannot commit the writes that came before.
 type txn struct {
-	tx       *sql.Tx
-	deferred error
-	release  func() // the writer slot, given back once
+	tx      *sql.Tx
+	failed  error  // the first deferred write's error
+	release func() // the writer slot, given back once
 }
 
 func (t *txn) done() {
@@ -183,28 +187,25 @@ func (t *txn) done() {
 	}
 }
 
-func (t *txn) pending() error {
-	err := t.deferred
-	t.deferred = nil
-	return err
-}
-
 func (t *txn) Defer(ctx context.Context, q string, args ...any) {
-	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil && t.deferred == nil {
-		t.deferred = err
+	if t.failed != nil {
+		return
+	}
+	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+		t.failed = err
 	}
 }
 
 func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if err := t.pending(); err != nil {
-		return 0, err
+	if t.failed != nil {
+		return 0, t.failed
 	}
 	return execResult(t.tx.ExecContext(ctx, q, args...))
 }
 
 func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	if err := t.pending(); err != nil {
-		return nil, err
+	if t.failed != nil {
+		return nil, t.failed
 	}
 	r, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -214,17 +215,17 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 }
 
 func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	if err := t.pending(); err != nil {
-		return errRow{err}
+	if t.failed != nil {
+		return errRow{t.failed}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 func (t *txn) Commit(context.Context) error {
 	defer t.done()
-	if err := t.pending(); err != nil {
+	if t.failed != nil {
 		_ = t.tx.Rollback()
-		return err
+		return t.failed
 	}
 	return t.tx.Commit()
 }

@@ -565,6 +565,41 @@ func testDeferredWriteErrors(t *testing.T, s storage.Store) {
 	if _, err := s.GetToken(ctx, storage.TokenAccess, "fresh"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("a write of the failed transaction survived: %v", err)
 	}
+	// The callback ignores the error of the reads that follow (as in
+	// `if x, err := s.Get…(ctx, …); err == nil {…}`) and returns nil: the
+	// transaction fails all the same, with the conflict, and neither the
+	// write before the failed one (sent at once or deferred) is stored.
+	var reads []error
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.CreateClient(ctx, SampleClient("c-early")); err != nil {
+			return err
+		}
+		if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("early", "r", "c1")); err != nil {
+			return err
+		}
+		if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken("dup", "r", "c1")); err != nil {
+			return err
+		}
+		for range 2 {
+			_, err := s.GetToken(ctx, storage.TokenAccess, "early")
+			reads = append(reads, err)
+		}
+		return nil
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("callback swallowed the failed deferred write: InTx err = %v, want ErrConflict", err)
+	}
+	for i, err := range reads {
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("read %d after the failed deferred write: err = %v, want ErrConflict", i+1, err)
+		}
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "early"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a deferred write before the failed one was committed: %v", err)
+	}
+	if _, err := s.GetClient(ctx, "c-early"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a write before the failed deferred one was committed: %v", err)
+	}
 }
 
 func testUserCredential(t *testing.T, s storage.Store) {
