@@ -200,7 +200,7 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	rows, err := t.Query(ctx, q, args...)
 	if err != nil {
-		return errRow{err}
+		return sqlstore.ErrRow(err)
 	}
 	return batchRow{rows.(*batchRows)}
 }
@@ -270,11 +270,6 @@ func (r batchRow) Scan(dest ...any) error {
 	}
 	return nil
 }
-
-// errRow is a Row whose Scan fails with err.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // Translate maps pgx errors to the storage sentinels by SQLSTATE and error
 // type, never by message. The original error stays wrapped for logs.

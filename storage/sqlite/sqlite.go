@@ -216,7 +216,7 @@ func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 
 func (t *txn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	if t.failed != nil {
-		return errRow{t.failed}
+		return sqlstore.ErrRow(t.failed)
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
@@ -234,11 +234,6 @@ func (t *txn) Rollback(context.Context) error {
 	defer t.done()
 	return t.tx.Rollback()
 }
-
-// errRow is a Row whose Scan fails with err.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // Translate maps SQLite result codes to the storage sentinels, never by
 // message; the original error stays wrapped.

@@ -25,6 +25,14 @@ type Row interface {
 	Scan(dest ...any) error
 }
 
+// ErrRow returns a Row whose Scan fails with err: what a backend's QueryRow
+// returns when it cannot run the statement (its transaction failed already).
+func ErrRow(err error) Row { return errRow{err} }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 // Tx is an open transaction.
 type Tx interface {
 	Querier
