@@ -7,7 +7,6 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/pages"
-	"github.com/gatehouse/gatehouse/tenant"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -19,8 +18,10 @@ type Handler struct {
 	Cookies web.Cookies
 	CSRF    web.CSRF
 	Log     *slog.Logger
-	// Continue, when set, moves the saved flow on at once (the provider's
-	// Continue) instead of redirecting the browser to resume it.
+	// Continue (required; the provider's Continue) moves a flow on from
+	// where it is, saving it with its next step: after a decision it gets
+	// the flow moved on in memory, unsaved; for a flow not at this step, the
+	// flow as loaded.
 	Continue func(http.ResponseWriter, *http.Request, *flow.Flow)
 }
 
@@ -55,7 +56,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.State != flow.Consent {
-		resume(w, r, f.ID)
+		h.Continue(w, r, f)
 		return
 	}
 	h.Pages.Render(w, r, pages.Consent, h.CSRF.Token(device, "consent:"+f.ID), view(f), nil)
@@ -80,7 +81,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.State != flow.Consent {
-		resume(w, r, f.ID)
+		h.Continue(w, r, f)
 		return
 	}
 	switch r.PostForm.Get("decision") {
@@ -100,21 +101,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.Pages.Render(w, r, pages.Consent, csrf, view(f), catalog.InvalidRequest.WithDetail("field", "decision"))
 		return
 	}
-	if err == nil {
-		err = h.Flows.Save(ctx, f)
-	}
 	if err != nil {
-		h.Pages.RenderError(w, r, err, "")
+		h.Pages.RenderError(w, r, flow.ErrInvalid.Wrap(err), "")
 		return
 	}
-	if h.Continue != nil {
-		h.Continue(w, r, f)
-		return
-	}
-	resume(w, r, f.ID)
-}
-
-func resume(w http.ResponseWriter, r *http.Request, flowID string) {
-	tid, _ := tenant.From(r.Context())
-	http.Redirect(w, r, tenant.PathPrefix(tid)+"/oauth2/auth/resume?flow="+flowID, http.StatusSeeOther)
+	// The flow is written once, with the code or the denial.
+	h.Continue(w, r, f)
 }

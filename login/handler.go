@@ -8,7 +8,6 @@ import (
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/pages"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/tenant"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -26,10 +25,10 @@ type Handler struct {
 	Cookies  web.Cookies
 	CSRF     web.CSRF
 	Log      *slog.Logger
-	// Continue, when set, moves the signed-in flow on at once (the
-	// provider's ContinueSignedIn) instead of saving it and redirecting the
-	// browser to resume it. It gets the flow unsaved and the account, and
-	// saves the flow with its next step.
+	// Continue (required; the provider's ContinueSignedIn) moves a flow on
+	// from where it is: after a sign-in it gets the flow moved on in memory,
+	// unsaved, and the account, and saves the flow with its next step; for a
+	// flow already past this step it gets the flow as loaded and nil.
 	Continue func(http.ResponseWriter, *http.Request, *flow.Flow, *storage.User)
 }
 
@@ -53,7 +52,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.State != flow.Login {
-		h.resume(w, r, f.ID)
+		h.Continue(w, r, f, nil)
 		return
 	}
 	h.Pages.Render(w, r, pages.Login, h.CSRF.Token(device, "login:"+f.ID),
@@ -80,7 +79,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.State != flow.Login {
-		h.resume(w, r, f.ID)
+		h.Continue(w, r, f, nil)
 		return
 	}
 	u, err := h.Service.Authenticate(ctx, r.PostForm.Get("email"), r.PostForm.Get("password"))
@@ -97,19 +96,5 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.Pages.RenderError(w, r, flow.ErrInvalid.Wrap(err), "")
 		return
 	}
-	if h.Continue != nil {
-		h.Continue(w, r, f, &u)
-		return
-	}
-	if err := h.Flows.Save(ctx, f); err != nil {
-		h.Pages.RenderError(w, r, err, "")
-		return
-	}
-	h.resume(w, r, f.ID)
-}
-
-// resume hands the flow back to the provider (303 after a POST, never 307).
-func (h *Handler) resume(w http.ResponseWriter, r *http.Request, flowID string) {
-	tid, _ := tenant.From(r.Context())
-	http.Redirect(w, r, tenant.PathPrefix(tid)+"/oauth2/auth/resume?flow="+flowID, http.StatusSeeOther)
+	h.Continue(w, r, f, &u)
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -196,21 +195,11 @@ func (p *Provider) advance(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	p.finish(w, r, ar, c, f, user)
 }
 
-// resume continues a stored flow after the login or consent step. Only the
-// flow id comes from the browser: the request is rebuilt from the stored
-// parameters and validated by fosite again against the client as it is now.
-func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
-	f, err := p.Flows.Load(r.Context(), r.URL.Query().Get("flow"), p.Cookies.ExistingDevice(r))
-	if err != nil {
-		p.Pages.RenderError(w, r, err, "")
-		return
-	}
-	p.Continue(w, r, f)
-}
-
-// Continue moves a stored flow on from where it is, as resume does, for the
-// login and consent steps that have just loaded and saved it (one redirect
-// fewer). The authorization request is rebuilt from the stored parameters.
+// Continue moves a stored flow on from where it is, for the login and
+// consent pages, which loaded it (and may have moved it on in memory: it is
+// then saved with its next step). Only the flow id came from the browser:
+// the authorization request is rebuilt from the stored parameters and
+// validated by fosite again against the client as it is now.
 func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, f *flow.Flow) {
 	p.ContinueSignedIn(w, r, f, nil)
 }
@@ -303,11 +292,6 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 		return err
 	})
 	if err != nil {
-		var ce *catalog.Error
-		if errors.As(err, &ce) && !errors.Is(err, storage.ErrUnavailable) {
-			p.Pages.RenderError(w, r, err, "")
-			return
-		}
 		p.authorizeError(w, r, ar, err)
 		return
 	}

@@ -129,18 +129,22 @@ func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, ar fosi
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
-// authorizeError answers a failed authorization request: to the client's
-// redirect URI when fosite validated it, else (unknown client, unregistered
-// redirect URI) with an error page and never a redirect.
+// authorizeError answers a failed authorization request: a protocol error
+// goes to the client's redirect URI when fosite validated it. Everything
+// else gets an error page and never a redirect: an unknown client or an
+// unregistered redirect URI, an outage, and gatehouse's own catalog errors
+// (an expired or replayed flow, a suspended account), which are the user's
+// to read, not the client's.
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
-	if ar != nil && ar.IsRedirectURIValid() && ar.GetRedirectURI() != nil && !errors.Is(err, storage.ErrUnavailable) {
+	var ce *catalog.Error
+	own := errors.As(err, &ce)
+	if !own && ar != nil && ar.IsRedirectURIValid() && ar.GetRedirectURI() != nil && !errors.Is(err, storage.ErrUnavailable) {
 		p.redirectError(w, r, ar, err)
 		return
 	}
 	pe := toProtocol(err, "")
-	var ce *catalog.Error
 	switch {
-	case errors.As(err, &ce):
+	case own:
 	case errors.Is(err, storage.ErrUnavailable):
 		ce = catalog.ServiceUnavailable.WithRetryAfter(2).Wrap(err)
 	case pe.status >= 500:

@@ -225,7 +225,6 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/jwks.json", p.jwks)
 	mux.HandleFunc("GET /oauth2/auth", p.authorize)
 	mux.HandleFunc("POST /oauth2/auth", p.authorize)
-	mux.HandleFunc("GET /oauth2/auth/resume", p.resume)
 	mux.HandleFunc("POST /oauth2/token", p.token)
 	mux.HandleFunc("POST /oauth2/introspect", p.introspect)
 	mux.HandleFunc("POST /oauth2/revoke", p.revoke)
