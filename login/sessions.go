@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -64,7 +65,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // Current returns the browser's session when it is valid: known, not
 // revoked, not expired, and its account may still sign in. No session is
-// (nil, nil); only storage failures are errors.
+// (nil, nil); only failures (storage, context) are errors.
 func (s *Sessions) Current(ctx context.Context, r *http.Request) (*Session, error) {
 	token := web.Get(r, s.cookie(ctx))
 	if token == "" {
@@ -82,11 +83,12 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request) (*Session, erro
 		return nil, nil
 	}
 	u, err := s.Service.Active(ctx, ls.UserID)
+	var ce *catalog.Error
+	if errors.As(err, &ce) && !errors.Is(err, storage.ErrUnavailable) {
+		return nil, nil // the account is gone or may not sign in: no session
+	}
 	if err != nil {
-		if errors.Is(err, storage.ErrUnavailable) {
-			return nil, err
-		}
-		return nil, nil
+		return nil, err
 	}
 	return &Session{LoginSession: ls, User: u}, nil
 }
