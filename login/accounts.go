@@ -166,9 +166,10 @@ func (s *Service) Active(ctx context.Context, userID string) (storage.User, erro
 }
 
 // Authenticate checks an email and password. Unknown accounts, accounts
-// without a password and wrong passwords are one answer,
-// INVALID_CREDENTIALS, after the same argon2id work; the status of an
-// account is only revealed once its password was proven.
+// without a password, accounts whose stored hash is unusable (logged as an
+// error) and wrong passwords are one answer, INVALID_CREDENTIALS, after the
+// same argon2id work; the status of an account is only revealed once its
+// password was proven.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (storage.User, error) {
 	var u storage.User
 	var encoded string
@@ -182,6 +183,17 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (sto
 		return u, err
 	}
 	ok, rehash, verr := s.Hasher.Verify(ctx, encoded, password)
+	if errors.Is(verr, errBadHash) {
+		// The stored hash is unusable (damaged, or from another system):
+		// the operator must know, the user must not. Verify against the
+		// dummy so the answer costs what a wrong password does, and give
+		// that answer: a 500 here would tell that the account exists.
+		if s.Log != nil {
+			s.Log.ErrorContext(ctx, "stored password hash is unusable; the account cannot sign in with a password",
+				"user_id", u.ID, "error", verr)
+		}
+		_, _, verr = s.Hasher.Verify(ctx, "", password) // ok stays false
+	}
 	if verr != nil {
 		return u, verr
 	}

@@ -1,0 +1,122 @@
+package login
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/storage/sqlite"
+	"github.com/gatehouse/gatehouse/storage/sqlstore"
+	"github.com/gatehouse/gatehouse/storage/storagetest"
+	"github.com/gatehouse/gatehouse/tenant"
+)
+
+// TestAuthenticateUnusableHash: an account whose stored hash cannot be used
+// (here: a memory cost argon2 must never be asked for) signs in like a
+// wrong password does: INVALID_CREDENTIALS, login.failed recorded, after a
+// verification of the dummy hash. Only the log, at error level and without
+// the hash, tells the operator.
+func TestAuthenticateUnusableHash(t *testing.T) {
+	store, err := sqlite.Open(storagetest.SQLitePath(t), sqlite.Config{}, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := tenant.With(context.Background(), tenant.Default)
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	svc := &Service{Store: store, Hasher: NewHasher(fast, 1, 20*time.Millisecond), Policy: DefaultPasswordPolicy, Now: time.Now,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)), SessionTTL: time.Hour}
+	const password = "correct horse battery staple"
+	u, err := svc.CreateUser(ctx, NewUser{Email: "ada@example.com", Password: password, Name: "Ada Lovelace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.Authenticate(ctx, "ada@example.com", password); err != nil || got.ID != u.ID {
+		t.Fatalf("Authenticate with the good hash = %+v, %v", got, err)
+	}
+
+	// What a wrong password gets, to compare with.
+	if _, err := svc.Authenticate(ctx, "ada@example.com", "wrong horse battery staple"); !errors.Is(err, catalog.InvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	wrong := failedLogins(t, ctx, store, u.ID)
+	if len(wrong) != 1 {
+		t.Fatalf("%d login.failed events after a wrong password", len(wrong))
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("a wrong password logged: %s", logs.String())
+	}
+
+	// 16-byte salt and key: only the memory cost is wrong.
+	const unusable = "$argon2id$v=19$m=4294967295,t=1,p=1$c2VjcmV0LXNhbHQtc2FsdA$a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleQ"
+	if err := store.SetCredential(ctx, storage.Credential{UserID: u.ID, Type: storage.CredentialPassword, Secret: unusable}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{password, "anything else"} {
+		got, err := svc.Authenticate(ctx, "ada@example.com", pw)
+		var ce *catalog.Error
+		if !errors.As(err, &ce) || ce.Code != catalog.InvalidCredentials.Code || ce.Status != 401 || got.ID != "" {
+			t.Fatalf("Authenticate(%q) with an unusable hash = %+v, %v; want INVALID_CREDENTIALS", pw, got, err)
+		}
+	}
+	failed := failedLogins(t, ctx, store, u.ID)
+	if len(failed) != 3 {
+		t.Fatalf("%d login.failed events, want 3 (one wrong password, two unusable hash)", len(failed))
+	}
+	for _, e := range failed[:2] { // newest first
+		if !bytes.Equal(e.Data, wrong[0].Data) {
+			t.Errorf("login.failed data %s, want what a wrong password records: %s", e.Data, wrong[0].Data)
+		}
+	}
+
+	// Logged at error level, once per attempt, with the account and without
+	// the hash or any part of it.
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), logs.String())
+	}
+	for _, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["level"] != "ERROR" || rec["user_id"] != u.ID || !strings.Contains(rec["msg"].(string), "unusable") {
+			t.Errorf("log record %s", line)
+		}
+		for _, secret := range append(strings.Split(unusable, "$"), password) {
+			if secret != "" && secret != "argon2id" && secret != "v=19" && strings.Contains(line, secret) {
+				t.Errorf("log record %s holds %q", line, secret)
+			}
+		}
+	}
+
+	// The dummy hash is verified (the same argon2id work as a wrong
+	// password): with every hashing slot busy, the answer is RATE_LIMITED
+	// like any other sign-in's, not INVALID_CREDENTIALS without the work.
+	svc.Hasher.slots <- struct{}{}
+	_, err = svc.Authenticate(ctx, "ada@example.com", password)
+	<-svc.Hasher.slots
+	if !errors.Is(err, catalog.RateLimited) {
+		t.Fatalf("Authenticate with an unusable hash and no free hashing slot = %v, want RATE_LIMITED", err)
+	}
+}
+
+func failedLogins(t *testing.T, ctx context.Context, store *sqlstore.Store, userID string) []storage.Event {
+	t.Helper()
+	evs, err := store.ListEvents(ctx, storage.EventFilter{Type: events.LoginFailed, Subject: userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
