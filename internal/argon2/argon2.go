@@ -86,7 +86,10 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 // collector empties, that bounds the memory: buffers in use plus kept never
 // exceed the most ever hashed at once. The list is dropped after idle
 // (keepIdle without a hash), so a quiet process gives the memory back.
-// Buffers of another size (a changed memory parameter) are not reused.
+// Only buffers of one size are kept, the latest given back: after a change
+// of the memory parameter the old size's buffers are dropped as soon as a
+// hash of the new size ends, instead of filling the list for good (each
+// put resets the idle timer) while every new-size hash allocates.
 var free struct {
 	sync.Mutex
 	bufs  [][]block
@@ -111,6 +114,10 @@ func getBlocks(memory uint32) []block {
 func putBlocks(b []block) {
 	free.Lock()
 	defer free.Unlock()
+	if len(free.bufs) > 0 && len(free.bufs[0]) != len(b) { // gatehouse: keep the newest size only
+		clear(free.bufs)
+		free.bufs = free.bufs[:0]
+	}
 	if len(free.bufs) < runtime.GOMAXPROCS(0) {
 		free.bufs = append(free.bufs, b)
 	}

@@ -14,8 +14,24 @@ import (
 
 // TestSameAsUpstream: for random inputs and parameters, with buffers reused
 // across calls (holding the previous hash's blocks), the output is
-// x/crypto's, byte for byte.
+// x/crypto's, byte for byte. Like x/crypto's TestArgon2 it runs once with
+// the vector code the CPU has (SSE4.1 on amd64, LSX on loong64) and once
+// without it (useSSE4 and useLSX exist on every platform, in
+// blamka_generic.go).
 func TestSameAsUpstream(t *testing.T) {
+	defer func(sse4, lsx bool) { useSSE4, useLSX = sse4, lsx }(useSSE4, useLSX)
+	if useSSE4 {
+		t.Run("SSE4.1", testSameAsUpstream)
+		useSSE4 = false
+	}
+	if useLSX {
+		t.Run("LSX", testSameAsUpstream)
+		useLSX = false
+	}
+	t.Run("generic", testSameAsUpstream)
+}
+
+func testSameAsUpstream(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(1, 2))
 	for i := range 200 {
 		pw, salt := make([]byte, r.IntN(64)), make([]byte, 8+r.IntN(24))
@@ -73,6 +89,81 @@ func TestConcurrentFreeList(t *testing.T) {
 	free.Unlock()
 	if kept != 0 {
 		t.Fatalf("%d buffers kept after dropIdle", kept)
+	}
+}
+
+// TestProcessBlockGeneric: the portable block function, which on amd64 and
+// loong64 only a purego build uses, computes what the one this build uses
+// does, for both the first pass (write) and later ones (XOR).
+func TestProcessBlockGeneric(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(3, 4))
+	for range 20 {
+		var in1, in2, out block
+		for i := range in1 {
+			in1[i], in2[i], out[i] = r.Uint64(), r.Uint64(), r.Uint64()
+		}
+		for _, xor := range []bool{false, true} {
+			got, want := out, out
+			processBlockGeneric(&got, &in1, &in2, xor)
+			if xor {
+				processBlockXOR(&want, &in1, &in2)
+			} else {
+				processBlock(&want, &in1, &in2)
+			}
+			if got != want {
+				t.Fatalf("xor=%v: processBlockGeneric differs from processBlock", xor)
+			}
+		}
+	}
+}
+
+// TestFreeListNewestSize: after the memory parameter changes, buffers of
+// the old size do not stay in the list (where they would never be reused
+// and would keep the new size from being kept): giving back a buffer of
+// another size drops them, and the new size is then reused.
+func TestFreeListNewestSize(t *testing.T) {
+	dropIdle()
+	defer dropIdle()
+	keep := runtime.GOMAXPROCS(0)
+	held := func() (n int, sizes map[int]int) {
+		free.Lock()
+		defer free.Unlock()
+		sizes = map[int]int{}
+		for _, b := range free.bufs {
+			sizes[len(b)]++
+		}
+		return len(free.bufs), sizes
+	}
+	var old [][]block
+	for range keep + 1 { // one more than the list keeps
+		old = append(old, getBlocks(64))
+	}
+	for _, b := range old {
+		putBlocks(b)
+	}
+	if n, sizes := held(); n != keep || sizes[64] != keep {
+		t.Fatalf("after %d puts of 64 blocks: %d kept %v, want %d", keep+1, n, sizes, keep)
+	}
+
+	b := getBlocks(128)
+	putBlocks(b)
+	if n, sizes := held(); n != 1 || sizes[128] != 1 {
+		t.Fatalf("after a put of 128 blocks: %d kept %v, want only that one", n, sizes)
+	}
+	if again := getBlocks(128); &again[0] != &b[0] {
+		t.Fatal("a buffer of the newest size was not reused")
+	} else {
+		putBlocks(again)
+	}
+
+	// Hashes with both sizes still match x/crypto, the list holding one size.
+	for _, memory := range []uint32{64, 128, 64} {
+		if got, want := IDKey([]byte("pw"), []byte("salt-salt"), 1, memory, 1, 32), upstream.IDKey([]byte("pw"), []byte("salt-salt"), 1, memory, 1, 32); !bytes.Equal(got, want) {
+			t.Fatalf("m=%d: got %x, want %x", memory, got, want)
+		}
+		if n, sizes := held(); n != 1 || sizes[int(memory)] != 1 {
+			t.Fatalf("after a hash with m=%d: %d kept %v", memory, n, sizes)
+		}
 	}
 }
 
