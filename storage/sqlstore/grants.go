@@ -20,7 +20,8 @@ func (s *Store) GetGrant(ctx context.Context, userID, clientID string) (storage.
 	return g, err
 }
 
-// UpsertGrant creates the (user, client) grant or replaces its scopes.
+// UpsertGrant creates the (user, client) grant or replaces its scopes
+// (deferred inside a transaction).
 func (s *Store) UpsertGrant(ctx context.Context, g storage.Grant) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
@@ -29,11 +30,10 @@ func (s *Store) UpsertGrant(ctx context.Context, g storage.Grant) error {
 	if g.ID == "" {
 		g.ID = NewID()
 	}
-	_, err = s.exec(ctx, `INSERT INTO consent_grants (tenant_id, id, user_id, client_id, scopes, created_at, updated_at)
+	return s.execDeferred(ctx, `INSERT INTO consent_grants (tenant_id, id, user_id, client_id, scopes, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6)
 		ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
 		tid, g.ID, g.UserID, g.ClientID, list(g.Scopes), ts(s.now()))
-	return err
 }
 
 // DeleteGrant forgets a user's consent for a client.

@@ -72,12 +72,12 @@ func (s *Store) TransitionSigningKey(ctx context.Context, kid, from, to string, 
 	return err
 }
 
-// DeleteSigningKey removes a key.
+// DeleteSigningKey removes a key (idempotent; deferred inside a
+// transaction).
 func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `DELETE FROM signing_keys WHERE tenant_id = $1 AND kid = $2`, tid, kid)
-	return err
+	return s.execDeferred(ctx, `DELETE FROM signing_keys WHERE tenant_id = $1 AND kid = $2`, tid, kid)
 }

@@ -51,24 +51,26 @@ func (s *Store) GetLoginSession(ctx context.Context, id string) (storage.LoginSe
 	return ls, err
 }
 
-// RevokeLoginSession ends one session (idempotent).
+// RevokeLoginSession ends one session (idempotent: a revoked or unknown
+// session is no error). Inside a transaction the update is deferred: it
+// travels with the next statement or the commit, its error coming back
+// from there.
 func (s *Store) RevokeLoginSession(ctx context.Context, id string, at time.Time) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `UPDATE login_sessions SET revoked_at = $3
+	return s.execDeferred(ctx, `UPDATE login_sessions SET revoked_at = $3
 		WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tid, id, ts(at))
-	return err
 }
 
-// RevokeUserLoginSessions ends every open session of a user.
+// RevokeUserLoginSessions ends every open session of a user (deferred
+// inside a transaction).
 func (s *Store) RevokeUserLoginSessions(ctx context.Context, userID string, at time.Time) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `UPDATE login_sessions SET revoked_at = $3
+	return s.execDeferred(ctx, `UPDATE login_sessions SET revoked_at = $3
 		WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`, tid, userID, ts(at))
-	return err
 }

@@ -123,18 +123,18 @@ func (s *Store) SetUserStatus(ctx context.Context, id, status, reason, by string
 	return err
 }
 
-// SetCredential creates or replaces a user's credential of one type.
+// SetCredential creates or replaces a user's credential of one type
+// (deferred inside a transaction).
 func (s *Store) SetCredential(ctx context.Context, c storage.Credential) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
 	now := ts(s.now())
-	_, err = s.exec(ctx, `INSERT INTO credentials (tenant_id, user_id, type, secret, created_at, updated_at)
+	return s.execDeferred(ctx, `INSERT INTO credentials (tenant_id, user_id, type, secret, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $5)
 		ON CONFLICT (tenant_id, user_id, type) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
 		tid, c.UserID, c.Type, c.Secret, now)
-	return err
 }
 
 // GetCredential returns a user's credential of one type or ErrNotFound.
