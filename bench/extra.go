@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
@@ -51,21 +51,14 @@ func (b *bench) burst(ctx context.Context, n int) (map[string]any, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	conns := &connSet{}
 	t0 := time.Now()
 	for i := range n {
 		wg.Go(func() {
-			c := newConn(b.srv.url)
+			c := conns.open(b.srv.url)
 			<-start
 			_, err := c.login(ctx, b.web, b.users[i%len(b.users)], benchPassword, nil, b.srv.url)
-			key := "ok"
-			if err != nil {
-				key = err.Error()
-				if i := strings.Index(key, ":"); i > 0 && strings.HasPrefix(key[i+1:], " status ") {
-					key = key[:i+12] // "login: status 429"
-				} else if len(key) > 60 {
-					key = key[:60]
-				}
-			}
+			key := outcome(err)
 			mu.Lock()
 			statuses[key]++
 			mu.Unlock()
@@ -73,10 +66,28 @@ func (b *bench) burst(ctx context.Context, n int) (map[string]any, error) {
 	}
 	close(start)
 	wg.Wait()
+	conns.close()
 	peak := sampler.Stop()
 	_, hwm := procRSS(b.srv.pid)
 	out := map[string]any{"sign_ins": n, "outcomes": statuses, "seconds": time.Since(t0).Seconds(),
 		"peak_rss_mb": float64(peak) / (1 << 20), "vm_hwm_mb": float64(hwm) / (1 << 20)}
 	fmt.Fprintf(os.Stderr, "burst of %d sign-ins: %v, peak RSS %.0f MB (VmHWM %.0f MB)\n", n, statuses, float64(peak)/(1<<20), float64(hwm)/(1<<20))
 	return out, nil
+}
+
+// outcome is how a sign-in ended, grouped: "ok", the step and status of an
+// unexpected answer ("login: status 429"), or the start of another error.
+func outcome(err error) string {
+	var se *statusError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s: status %d", se.step, se.code)
+	}
+	key := err.Error()
+	if len(key) > 60 {
+		key = key[:60]
+	}
+	return key
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/web"
 )
 
 const redirectURI = "http://127.0.0.1:9/callback"
@@ -41,7 +42,35 @@ func (c *conn) forgetCookies() {
 	c.c.Jar = jar
 }
 
-func (c *conn) do(ctx context.Context, method, path string, form url.Values, user, pass, bearer string) (*http.Response, []byte, error) {
+// connSet is the connections a scenario (or a burst) opened, closed when
+// its workers are done so their sockets do not outlive it.
+type connSet struct {
+	mu    sync.Mutex
+	conns []*conn
+}
+
+// open returns a new connection that close will close.
+func (s *connSet) open(base string) *conn {
+	c := newConn(base)
+	s.mu.Lock()
+	s.conns = append(s.conns, c)
+	s.mu.Unlock()
+	return c
+}
+
+// close closes the connections' idle sockets: all of them once the
+// workers have returned.
+func (s *connSet) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.c.CloseIdleConnections()
+	}
+	s.conns = nil
+}
+
+// do sends one request; authorize, when not nil, adds its credentials.
+func (c *conn) do(ctx context.Context, method, path string, form url.Values, authorize func(*http.Request)) (*http.Response, []byte, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -57,11 +86,8 @@ func (c *conn) do(ctx context.Context, method, path string, form url.Values, use
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	if authorize != nil {
+		authorize(req)
 	}
 	resp, err := c.c.Do(req)
 	if err != nil {
@@ -72,27 +98,73 @@ func (c *conn) do(ctx context.Context, method, path string, form url.Values, use
 	return resp, raw, err
 }
 
-// expect checks a status and returns the JSON body.
-func expectJSON(resp *http.Response, raw []byte, status int) (map[string]any, error) {
-	if resp.StatusCode != status {
-		return nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, status, raw)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
+// get sends a GET without credentials (the browser's requests).
+func (c *conn) get(ctx context.Context, path string) (*http.Response, []byte, error) {
+	return c.do(ctx, http.MethodGet, path, nil, nil)
 }
 
-func random(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+// post sends a form without credentials (the browser's requests).
+func (c *conn) post(ctx context.Context, path string, form url.Values) (*http.Response, []byte, error) {
+	return c.do(ctx, http.MethodPost, path, form, nil)
+}
+
+// clientJSON posts a form as the client a (HTTP Basic) and decodes the
+// 200 answer into v.
+func (c *conn) clientJSON(ctx context.Context, a app, path string, form url.Values, v any) error {
+	resp, raw, err := c.do(ctx, http.MethodPost, path, form, func(r *http.Request) { r.SetBasicAuth(a.id, a.secret) })
+	if err != nil {
+		return err
+	}
+	return expectJSON(resp, raw, http.StatusOK, v)
+}
+
+// bearerJSON GETs path with a bearer token and decodes the 200 answer
+// into v.
+func (c *conn) bearerJSON(ctx context.Context, path, token string, v any) error {
+	resp, raw, err := c.do(ctx, http.MethodGet, path, nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) })
+	if err != nil {
+		return err
+	}
+	return expectJSON(resp, raw, http.StatusOK, v)
+}
+
+// tokenResponse is what the token endpoint answers.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+}
+
+// token sends a token request as the client a.
+func (c *conn) token(ctx context.Context, a app, form url.Values) (tokenResponse, error) {
+	var t tokenResponse
+	err := c.clientJSON(ctx, a, "/oauth2/token", form, &t)
+	return t, err
+}
+
+// statusError is an answer with another status than the step expected.
+type statusError struct {
+	step   string // "login", "POST /oauth2/token", …
+	code   int
+	detail string // appended to the message, e.g. ", want 200: <body>"
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s: status %d%s", e.step, e.code, e.detail)
+}
+
+// expectJSON checks a status and decodes the JSON body into v.
+func expectJSON(resp *http.Response, raw []byte, status int, v any) error {
+	if resp.StatusCode != status {
+		return &statusError{step: resp.Request.Method + " " + resp.Request.URL.Path, code: resp.StatusCode,
+			detail: fmt.Sprintf(", want %d: %.200s", status, raw)}
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // pkce returns a verifier and its S256 challenge.
 func pkce() (string, string) {
-	v := random(32)
+	v := web.RandomToken(32)
 	sum := sha256.Sum256([]byte(v))
 	return v, base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -108,7 +180,7 @@ type authState struct {
 }
 
 func (a app) authURL() (string, authState) {
-	s := authState{state: random(12), nonce: random(12)}
+	s := authState{state: web.RandomToken(12), nonce: web.RandomToken(12)}
 	v, ch := pkce()
 	s.verifier = v
 	q := url.Values{"client_id": {a.id}, "response_type": {"code"}, "scope": {a.scope}, "redirect_uri": {redirectURI},
@@ -131,20 +203,15 @@ func callbackCode(resp *http.Response, st authState, issuer string) (string, err
 
 // exchange redeems a code and verifies the ID token; it returns the token
 // response.
-func (c *conn) exchange(ctx context.Context, a app, code string, st authState, keys *jwks, issuer string) (map[string]any, error) {
-	resp, raw, err := c.do(ctx, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {redirectURI}, "code_verifier": {st.verifier}}, a.id, a.secret, "")
+func (c *conn) exchange(ctx context.Context, a app, code string, st authState, keys *jwks, issuer string) (tokenResponse, error) {
+	tok, err := c.token(ctx, a, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirectURI}, "code_verifier": {st.verifier}})
 	if err != nil {
-		return nil, err
-	}
-	tok, err := expectJSON(resp, raw, 200)
-	if err != nil {
-		return nil, err
+		return tok, err
 	}
 	if keys != nil {
-		idt, _ := tok["id_token"].(string)
-		if err := keys.verifyIDToken(ctx, idt, issuer, a.id, st.nonce); err != nil {
-			return nil, err
+		if err := keys.verifyIDToken(ctx, tok.IDToken, issuer, a.id, st.nonce); err != nil {
+			return tok, err
 		}
 	}
 	return tok, nil
@@ -158,56 +225,56 @@ var (
 // login runs a whole authorization with a password sign-in and returns
 // the token response: /oauth2/auth → /login (GET, POST: straight back to the
 // app with the code) → token.
-func (c *conn) login(ctx context.Context, a app, email, password string, keys *jwks, issuer string) (map[string]any, error) {
+func (c *conn) login(ctx context.Context, a app, email, password string, keys *jwks, issuer string) (tokenResponse, error) {
 	c.forgetCookies()
 	u, st := a.authURL()
-	resp, _, err := c.do(ctx, http.MethodGet, u, nil, "", "", "")
+	resp, _, err := c.get(ctx, u)
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("authorize: status %d", resp.StatusCode)
+		return tokenResponse{}, &statusError{step: "authorize", code: resp.StatusCode}
 	}
-	resp, page, err := c.do(ctx, http.MethodGet, resp.Header.Get("Location"), nil, "", "", "")
+	resp, page, err := c.get(ctx, resp.Header.Get("Location"))
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	csrf, flow := reCSRF.FindSubmatch(page), reFlow.FindSubmatch(page)
 	if resp.StatusCode != 200 || csrf == nil || flow == nil {
-		return nil, fmt.Errorf("login page: status %d", resp.StatusCode)
+		return tokenResponse{}, &statusError{step: "login page", code: resp.StatusCode}
 	}
-	resp, page, err = c.do(ctx, http.MethodPost, "/login", url.Values{"flow": {string(flow[1])}, "csrf_token": {string(csrf[1])},
-		"email": {email}, "password": {password}}, "", "", "")
+	resp, page, err = c.post(ctx, "/login", url.Values{"flow": {string(flow[1])}, "csrf_token": {string(csrf[1])},
+		"email": {email}, "password": {password}})
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("login: status %d: %.300s", resp.StatusCode, page)
+		return tokenResponse{}, &statusError{step: "login", code: resp.StatusCode, detail: fmt.Sprintf(": %.300s", page)}
 	}
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, redirectURI) {
 		// Not straight back to the app: follow the step gatehouse names.
-		if resp, _, err = c.do(ctx, http.MethodGet, loc, nil, "", "", ""); err != nil {
-			return nil, err
+		if resp, _, err = c.get(ctx, loc); err != nil {
+			return tokenResponse{}, err
 		}
 	}
 	code, err := callbackCode(resp, st, issuer)
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	return c.exchange(ctx, a, code, st, keys, issuer)
 }
 
 // sso runs an authorization with the session the connection already has:
 // no page, straight to the code, then the token.
-func (c *conn) sso(ctx context.Context, a app, keys *jwks, issuer string) (map[string]any, error) {
+func (c *conn) sso(ctx context.Context, a app, keys *jwks, issuer string) (tokenResponse, error) {
 	u, st := a.authURL()
-	resp, _, err := c.do(ctx, http.MethodGet, u, nil, "", "", "")
+	resp, _, err := c.get(ctx, u)
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	code, err := callbackCode(resp, st, issuer)
 	if err != nil {
-		return nil, err
+		return tokenResponse{}, err
 	}
 	return c.exchange(ctx, a, code, st, keys, issuer)
 }

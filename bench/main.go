@@ -46,7 +46,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 16, "concurrent connections (closed loop: each sends its next request when the previous answered)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up per scenario")
-	flag.StringVar(&o.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated `list` of scenarios: "+strings.Join(allScenarios, ", "))
+	flag.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated `list` of scenarios: "+strings.Join(allScenarios, ", "))
 	flag.StringVar(&o.out, "out", "bench/results", "`directory` for the JSON results (empty: none)")
 	flag.BoolVar(&o.large, "large", false, "also seed 1,000,000 accounts and 10,000,000 token rows and rerun login, introspect and refresh")
 	flag.BoolVar(&o.janitor, "janitor", false, "also issue 1,000,000 expired tokens, run the janitor, and rerun client_credentials")

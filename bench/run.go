@@ -42,7 +42,7 @@ func run(ctx context.Context, o options) error {
 
 	rep := report{Time: time.Now().UTC(), Commit: commit(), Machine: machine(), Extra: map[string]any{},
 		Settings: map[string]string{"db": o.db, "conns": fmt.Sprint(o.conns), "duration": o.duration.String(),
-			"warmup": o.warmup.String(), "durability": durability(o.db),
+			"warmup": o.warmup.String(), "durability": durability(ctx, o.db, srv.dsn),
 			"argon2id": fmt.Sprintf("m=%dKiB t=%d p=1", o.argonM, o.argonT)}}
 	time.Sleep(time.Second) // let the server settle after start-up and seeding
 	rss, _ := procRSS(srv.pid)
@@ -116,10 +116,11 @@ func (b *bench) settle(ctx context.Context) {
 
 func (b *bench) runScenario(ctx context.Context, name, suffix string) (result, error) {
 	b.settle(ctx)
-	factory, note, perIter, err := b.scenario(name)
+	sc, err := b.scenario(name)
 	if err != nil {
 		return result{}, err
 	}
+	defer sc.close()
 	pid := b.srv.pid
 	if name == "hash_only" {
 		pid = 0 // measured in the bench process
@@ -128,9 +129,9 @@ func (b *bench) runScenario(ctx context.Context, name, suffix string) (result, e
 	if b.o.profile == name {
 		stopProfile = b.startProfile(name)
 	}
-	r, err := drive(ctx, name+suffix, b.o.conns, b.o.warmup, b.o.duration, pid, factory)
+	r, err := drive(ctx, name+suffix, b.o.conns, b.o.warmup, b.o.duration, pid, sc.newWorker)
 	stopProfile()
-	r.Note, r.HTTPRequests = note, perIter
+	r.Note, r.HTTPRequests = sc.note, sc.perIter
 	fmt.Fprintf(os.Stderr, "%-32s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  cpu ms/req: server %.3f postgres %.3f bench %.3f  rss %.0f MB\n",
 		r.Scenario, r.RPS, r.P50ms, r.P99ms, r.Errors, r.CPUmsPerReq, r.DBCPUms, r.BenchCPUms, r.PeakRSSMB)
 	if r.FirstError != "" {
@@ -207,13 +208,20 @@ func machine() map[string]string {
 	return m
 }
 
-func durability(db string) string {
-	if db == "postgres" {
-		out, err := exec.Command("psql", "-Atqc", "show synchronous_commit", "postgres://postgres@127.0.0.1:5432/postgres").Output()
-		if err == nil {
-			return "PostgreSQL synchronous_commit=" + strings.TrimSpace(string(out)) + " (every issued token committed before the response)"
-		}
+// durability describes what a committed write means: for PostgreSQL the
+// bench database's synchronous_commit.
+func durability(ctx context.Context, db, dsn string) string {
+	if db != "postgres" {
+		return "SQLite WAL, synchronous=FULL"
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
 		return "PostgreSQL defaults"
 	}
-	return "SQLite WAL, synchronous=FULL"
+	defer conn.Close(context.Background())
+	var sc string
+	if err := conn.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil {
+		return "PostgreSQL defaults"
+	}
+	return "PostgreSQL synchronous_commit=" + sc + " (every issued token committed before the response)"
 }

@@ -85,11 +85,12 @@ func (b *bench) janitorRun(ctx context.Context, rep *report) error {
 		res, err := j.Pass(ctx)
 		done <- passResult{res, err}
 	}()
-	factory, _, _, err := b.scenario("client_credentials")
+	sc, err := b.scenario("client_credentials")
 	if err != nil {
 		return err
 	}
-	during, err := drive(ctx, "client_credentials (janitor: during purge)", b.o.conns, 0, b.o.duration, b.srv.pid, factory)
+	during, err := drive(ctx, "client_credentials (janitor: during purge)", b.o.conns, 0, b.o.duration, b.srv.pid, sc.newWorker)
+	sc.close()
 	if err != nil {
 		return err
 	}

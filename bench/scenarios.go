@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"runtime"
 	"time"
@@ -19,11 +19,9 @@ import (
 	"github.com/gatehouse/gatehouse/tenant"
 )
 
-var (
-	allScenarios = []string{"client_credentials", "client_credentials_jwt_rs256", "client_credentials_jwt_es256",
-		"introspect", "refresh", "authcode_sso", "hash_only", "login", "userinfo"}
-	defaultScenarios = allScenarios
-)
+// allScenarios are the scenarios, in the order a run takes them by default.
+var allScenarios = []string{"client_credentials", "client_credentials_jwt_rs256", "client_credentials_jwt_es256",
+	"introspect", "refresh", "authcode_sso", "hash_only", "login", "userinfo"}
 
 const benchPassword = "bench password that is long enough"
 
@@ -43,7 +41,7 @@ type bench struct {
 
 func newBench(ctx context.Context, o options, srv *serverProc) (*bench, error) {
 	cfg := config.Default()
-	cfg.DSN, cfg.Issuer, cfg.Secret = srv.dsn, srv.url, config.List{srv.secret}
+	cfg.DSN, cfg.Issuer, cfg.Secret = srv.dsn, srv.url, config.List{benchSecret}
 	cfg.Passwords.Iterations, cfg.Passwords.MemoryKiB = uint32(o.argonT), uint32(o.argonM)
 	store, err := server.OpenStore(cfg, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
@@ -51,15 +49,21 @@ func newBench(ctx context.Context, o options, srv *serverProc) (*bench, error) {
 	}
 	ring, err := keyring.New(cfg.Secret)
 	if err != nil {
+		_ = store.Close()
 		return nil, err
 	}
 	svc, err := server.NewServices(cfg, store, ring, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
+		_ = store.Close()
 		return nil, err
 	}
 	b := &bench{o: o, srv: srv, store: store, svc: svc, ctx: tenant.With(ctx, tenant.Default),
 		keys: &jwks{url: srv.url + "/.well-known/jwks.json"}}
-	return b, b.seed()
+	if err := b.seed(); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *bench) client(spec provider.ClientSpec, scope string) (app, error) {
@@ -107,79 +111,96 @@ func (b *bench) seed() error {
 
 func (b *bench) close() { _ = b.store.Close() }
 
-// scenario returns the per-connection worker factory of a scenario.
-func (b *bench) scenario(name string) (func(i int) (worker, error), string, int, error) {
+// scenario is a scenario ready to drive.
+type scenario struct {
+	newWorker func(i int) (worker, error) // the worker of connection i
+	note      string
+	perIter   int // HTTP requests per iteration
+	conns     *connSet
+}
+
+// close closes the scenario's connections; call it when its workers are done.
+func (s *scenario) close() { s.conns.close() }
+
+// scenario sets up the named scenario.
+func (b *bench) scenario(name string) (*scenario, error) {
+	conns := &connSet{}
+	sc, err := b.setUp(name, conns)
+	if err != nil {
+		conns.close()
+		return nil, err
+	}
+	sc.conns = conns
+	return sc, nil
+}
+
+func (b *bench) setUp(name string, conns *connSet) (*scenario, error) {
 	iss := b.srv.url
+	ccForm := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}
 	switch name {
 	case "client_credentials", "client_credentials_jwt_rs256", "client_credentials_jwt_es256":
 		a := map[string]app{"client_credentials": b.ccOpaque, "client_credentials_jwt_rs256": b.ccRS, "client_credentials_jwt_es256": b.ccES}[name]
-		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}
-		return func(int) (worker, error) {
-			c := newConn(iss)
+		return &scenario{newWorker: func(int) (worker, error) {
+			c := conns.open(iss)
 			return func(ctx context.Context) error {
-				resp, raw, err := c.do(ctx, http.MethodPost, "/oauth2/token", form, a.id, a.secret, "")
-				if err != nil {
-					return err
-				}
-				tok, err := expectJSON(resp, raw, 200)
-				if err == nil && tok["access_token"] == nil {
-					err = fmt.Errorf("no access_token")
+				tok, err := c.token(ctx, a, ccForm)
+				if err == nil && tok.AccessToken == "" {
+					err = errors.New("no access_token")
 				}
 				return err
 			}, nil
-		}, "POST /oauth2/token", 1, nil
+		}, note: "POST /oauth2/token", perIter: 1}, nil
 
 	case "introspect":
-		c := newConn(iss)
-		resp, raw, err := c.do(b.ctx, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, b.ccOpaque.id, b.ccOpaque.secret, "")
+		tok, err := conns.open(iss).token(b.ctx, b.ccOpaque, ccForm)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
 		}
-		tok, err := expectJSON(resp, raw, 200)
-		if err != nil {
-			return nil, "", 0, err
+		if tok.AccessToken == "" {
+			return nil, errors.New("introspect: no access_token to introspect")
 		}
-		form := url.Values{"token": {tok["access_token"].(string)}}
-		return func(int) (worker, error) {
-			c := newConn(iss)
+		form := url.Values{"token": {tok.AccessToken}}
+		return &scenario{newWorker: func(int) (worker, error) {
+			c := conns.open(iss)
 			return func(ctx context.Context) error {
-				resp, raw, err := c.do(ctx, http.MethodPost, "/oauth2/introspect", form, b.resource.id, b.resource.secret, "")
-				if err != nil {
-					return err
+				var m struct {
+					Active bool `json:"active"`
 				}
-				m, err := expectJSON(resp, raw, 200)
-				if err == nil && m["active"] != true {
-					err = fmt.Errorf("token not active")
+				err := c.clientJSON(ctx, b.resource, "/oauth2/introspect", form, &m)
+				if err == nil && !m.Active {
+					err = errors.New("token not active")
 				}
 				return err
 			}, nil
-		}, "a live opaque access token, introspected by another client (HTTP Basic)", 1, nil
+		}, note: "a live opaque access token, introspected by another client (HTTP Basic)", perIter: 1}, nil
 
 	case "refresh":
-		return func(i int) (worker, error) {
-			c := newConn(iss)
+		return &scenario{newWorker: func(i int) (worker, error) {
+			c := conns.open(iss)
 			tok, err := c.login(b.ctx, b.webES, b.users[i%len(b.users)], benchPassword, nil, iss)
 			if err != nil {
 				return nil, err
 			}
-			rt := tok["refresh_token"].(string)
+			rt := tok.RefreshToken
+			if rt == "" {
+				return nil, errors.New("no refresh_token")
+			}
 			return func(ctx context.Context) error {
-				resp, raw, err := c.do(ctx, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, b.webES.id, b.webES.secret, "")
+				tok, err := c.token(ctx, b.webES, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 				if err != nil {
 					return err
 				}
-				m, err := expectJSON(resp, raw, 200)
-				if err != nil {
-					return err
+				if tok.RefreshToken == "" {
+					return errors.New("no refresh_token")
 				}
-				rt = m["refresh_token"].(string)
+				rt = tok.RefreshToken
 				return nil
 			}, nil
-		}, "openid offline_access grant, ES256 ID token re-issued on every refresh; rotation in one transaction", 1, nil
+		}, note: "openid offline_access grant, ES256 ID token re-issued on every refresh; rotation in one transaction", perIter: 1}, nil
 
 	case "authcode_sso":
-		return func(i int) (worker, error) {
-			c := newConn(iss)
+		return &scenario{newWorker: func(i int) (worker, error) {
+			c := conns.open(iss)
 			if _, err := c.login(b.ctx, b.web, b.users[i%len(b.users)], benchPassword, nil, iss); err != nil {
 				return nil, err
 			}
@@ -187,50 +208,50 @@ func (b *bench) scenario(name string) (func(i int) (worker, error), string, int,
 				_, err := c.sso(ctx, b.web, b.keys, iss)
 				return err
 			}, nil
-		}, "GET /oauth2/auth with a session (303 with the code) + POST /oauth2/token with PKCE; RS256 ID token verified", 2, nil
+		}, note: "GET /oauth2/auth with a session (303 with the code) + POST /oauth2/token with PKCE; RS256 ID token verified", perIter: 2}, nil
 
 	case "login":
-		return func(i int) (worker, error) {
-			c := newConn(iss)
+		return &scenario{newWorker: func(i int) (worker, error) {
+			c := conns.open(iss)
 			email := b.users[i%len(b.users)]
 			return func(ctx context.Context) error {
 				_, err := c.login(ctx, b.web, email, benchPassword, b.keys, iss)
 				return err
 			}, nil
-		}, "auth → login page → password (argon2id), back with the code → token; RS256 ID token verified", 4, nil
+		}, note: "auth → login page → password (argon2id), back with the code → token; RS256 ID token verified", perIter: 4}, nil
 
 	case "hash_only":
 		p := login.DefaultArgon2
 		p.Time, p.Memory = uint32(b.o.argonT), uint32(b.o.argonM)
 		salt := []byte("0123456789abcdef")
-		return func(int) (worker, error) {
+		return &scenario{newWorker: func(int) (worker, error) {
 			return func(context.Context) error {
 				_ = argon2.IDKey([]byte(benchPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 				return nil
 			}, nil
-		}, fmt.Sprintf("raw argon2id (m=%dKiB t=%d p=%d) in the bench process, GOMAXPROCS=%d", p.Memory, p.Time, p.Threads, runtime.GOMAXPROCS(0)), 0, nil
+		}, note: fmt.Sprintf("raw argon2id (m=%dKiB t=%d p=%d) in the bench process, GOMAXPROCS=%d", p.Memory, p.Time, p.Threads, runtime.GOMAXPROCS(0))}, nil
 
 	case "userinfo":
-		c := newConn(iss)
-		tok, err := c.login(b.ctx, b.web, b.users[0], benchPassword, nil, iss)
+		tok, err := conns.open(iss).login(b.ctx, b.web, b.users[0], benchPassword, nil, iss)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
 		}
-		at := tok["access_token"].(string)
-		return func(int) (worker, error) {
-			c := newConn(iss)
+		if tok.AccessToken == "" {
+			return nil, errors.New("userinfo: no access_token")
+		}
+		return &scenario{newWorker: func(int) (worker, error) {
+			c := conns.open(iss)
 			return func(ctx context.Context) error {
-				resp, raw, err := c.do(ctx, http.MethodGet, "/userinfo", nil, "", "", at)
-				if err != nil {
-					return err
+				var m struct {
+					Sub string `json:"sub"`
 				}
-				m, err := expectJSON(resp, raw, 200)
-				if err == nil && m["sub"] == nil {
-					err = fmt.Errorf("no sub")
+				err := c.bearerJSON(ctx, "/userinfo", tok.AccessToken, &m)
+				if err == nil && m.Sub == "" {
+					err = errors.New("no sub")
 				}
 				return err
 			}, nil
-		}, "GET /userinfo with a bearer access token", 1, nil
+		}, note: "GET /userinfo with a bearer access token", perIter: 1}, nil
 	}
-	return nil, "", 0, fmt.Errorf("unknown scenario %q", name)
+	return nil, fmt.Errorf("unknown scenario %q", name)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,17 +23,22 @@ import (
 // serverProc is gatehouse running as its own process, on its own database.
 type serverProc struct {
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed once the started process has exited
 	pid     int
 	url     string // public base URL = issuer
 	admin   string
 	dsn     string
-	secret  string
 	dir     string
 	logPath string
 	dropDB  func()
 }
 
 const benchSecret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+// readyTimeout is how long the server has to answer /health/ready.
+const readyTimeout = 90 * time.Second
+
+var errNotReady = fmt.Errorf("gatehouse did not become ready within %s", readyTimeout)
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,14 +49,35 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// withParams appends BENCH_DSN_PARAMS-style query parameters ("a=b&c=d")
+// to a URL DSN, with or without a query already.
+func withParams(dsn, params string) string {
+	params = strings.TrimLeft(params, "?&")
+	switch {
+	case params == "":
+		return dsn
+	case strings.HasSuffix(dsn, "?") || strings.HasSuffix(dsn, "&"):
+		return dsn + params
+	case strings.Contains(dsn, "?"):
+		return dsn + "&" + params
+	default:
+		return dsn + "?" + params
+	}
+}
+
 // startServer builds gatehouse, creates a fresh database and starts the
-// server on it. extraEnv adds GATEHOUSE_* settings.
-func startServer(ctx context.Context, o options, extraEnv ...string) (*serverProc, error) {
+// server on it. On error it removes whatever it made (unless -keep).
+func startServer(ctx context.Context, o options) (_ *serverProc, err error) {
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &serverProc{dir: dir, secret: benchSecret, logPath: filepath.Join(dir, "server.log")}
+	s := &serverProc{dir: dir, logPath: filepath.Join(dir, "server.log")}
+	defer func() {
+		if err != nil {
+			s.stop(o.keep)
+		}
+	}()
 	bin := filepath.Join(dir, "gatehouse")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gatehouse")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -62,9 +89,7 @@ func startServer(ctx context.Context, o options, extraEnv ...string) (*serverPro
 		if s.dsn, s.dropDB, err = createDatabase(ctx, o.adminDSN); err != nil {
 			return nil, err
 		}
-		if extra := os.Getenv("BENCH_DSN_PARAMS"); extra != "" {
-			s.dsn += "&" + extra // e.g. plan_cache_mode=auto, to compare
-		}
+		s.dsn = withParams(s.dsn, os.Getenv("BENCH_DSN_PARAMS")) // e.g. plan_cache_mode=auto, to compare
 	case "sqlite":
 		s.dsn = "sqlite:" + filepath.Join(dir, "gatehouse.db")
 	default:
@@ -83,45 +108,83 @@ func startServer(ctx context.Context, o options, extraEnv ...string) (*serverPro
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "serve")
-	s.cmd.Env = append(os.Environ(),
-		"GATEHOUSE_DSN="+s.dsn, "GATEHOUSE_ISSUER="+s.url, "GATEHOUSE_SECRET="+s.secret,
+	defer logf.Close() // the child has its own copy once started
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"GATEHOUSE_DSN="+s.dsn, "GATEHOUSE_ISSUER="+s.url, "GATEHOUSE_SECRET="+benchSecret,
 		"GATEHOUSE_PUBLIC_ADDR="+pub, "GATEHOUSE_ADMIN_ADDR="+adm, "GATEHOUSE_LOG_FORMAT=json",
 		"GATEHOUSE_ACCESS_TOKEN_TTL=2h", "GATEHOUSE_PPROF=true",
 		fmt.Sprintf("GATEHOUSE_ARGON2_ITERATIONS=%d", o.argonT), fmt.Sprintf("GATEHOUSE_ARGON2_MEMORY_KIB=%d", o.argonM))
-	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	if v := os.Getenv("BENCH_SERVER_ENV"); v != "" {
-		s.cmd.Env = append(s.cmd.Env, strings.Fields(v)...) // e.g. GOGC=200, to compare
+		cmd.Env = append(cmd.Env, strings.Fields(v)...) // e.g. GOGC=200, to compare
 	}
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s.pid = s.cmd.Process.Pid
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.admin + "/health/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	s.cmd, s.pid, s.exited = cmd, cmd.Process.Pid, make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		return nil, err
 	}
-	s.stop(true)
-	return nil, fmt.Errorf("gatehouse did not become ready; log: %s", s.logPath)
+	return s, nil
 }
 
-// stop terminates the server (SIGTERM, then kill) and removes what it made.
-func (s *serverProc) stop(keep bool) {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
+// waitReady polls /health/ready until the server answers 200, the server
+// exits, ctx ends or readyTimeout passes.
+func (s *serverProc) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, readyTimeout, errNotReady)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.admin+"/health/ready", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
 		select {
-		case <-done:
+		case <-s.exited:
+			return fmt.Errorf("gatehouse exited before it was ready (%s); its log ends:\n%s", s.cmd.ProcessState, s.logTail(20))
+		case <-ctx.Done():
+			if err := context.Cause(ctx); errors.Is(err, errNotReady) {
+				return fmt.Errorf("%w; its log ends:\n%s", err, s.logTail(20))
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// logTail returns the last n lines of the server's log.
+func (s *serverProc) logTail(n int) string {
+	raw, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// stop terminates the server (interrupt, then kill after 20 s) and removes
+// what it made.
+func (s *serverProc) stop(keep bool) {
+	if s.exited != nil {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.exited:
 		case <-time.After(20 * time.Second):
 			_ = s.cmd.Process.Kill()
+			<-s.exited
 		}
 	}
 	if keep {
@@ -142,14 +205,14 @@ func createDatabase(ctx context.Context, admin string) (string, func(), error) {
 		return "", nil, fmt.Errorf("PostgreSQL at -postgres: %w", err)
 	}
 	defer conn.Close(context.Background())
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, err
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "gh_bench_" + hex.EncodeToString(b)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, err
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
 		return "", nil, err
 	}
 	u.Path = "/" + name
