@@ -285,6 +285,18 @@ var ErrTooSoon = errors.New("provider: the next key was published too recently t
 // next key has been published for less than MinPublished. It returns the
 // kids of the new active key and of the retired one.
 func (k *Keys) Rotate(ctx context.Context, alg string, force bool) (activated, retired string, err error) {
+	return k.rotate(ctx, alg, force, 0)
+}
+
+// errNotDue: the active key was activated less than the rotation period
+// ago (another replica rotated it first).
+var errNotDue = errors.New("provider: the active key is not due for rotation")
+
+// rotate is Rotate when the active key is at least olderThan old, checked
+// in the transaction that rotates, so that replicas maintaining keys at
+// once rotate once: the others get errNotDue (or, racing, ErrConflict or
+// storage.ErrNotFound from the state-checked transitions).
+func (k *Keys) rotate(ctx context.Context, alg string, force bool, olderThan time.Duration) (activated, retired string, err error) {
 	if err := k.Ensure(ctx); err != nil {
 		return "", "", err
 	}
@@ -317,6 +329,9 @@ func (k *Keys) Rotate(ctx context.Context, alg string, force bool) (activated, r
 			return fmt.Errorf("rotate %s: tenant has no active or next key: %w", alg, storage.ErrConflict)
 		}
 		now := k.Now().UTC()
+		if olderThan > 0 && (active.ActivatedAt == nil || now.Sub(*active.ActivatedAt) < olderThan) {
+			return errNotDue
+		}
 		if !force && now.Sub(next.CreatedAt) < minPublished {
 			return fmt.Errorf("%w (key %s published %s ago, needs %s)", ErrTooSoon, next.KID, now.Sub(next.CreatedAt).Round(time.Second), minPublished)
 		}
@@ -360,7 +375,14 @@ func (k *Keys) Maintain(ctx context.Context, period time.Duration) error {
 	for _, alg := range Algs {
 		a := ks.active[alg]
 		if period > 0 && a != nil && a.activatedAt != nil && now.Sub(*a.activatedAt) >= period {
-			if _, _, err := k.Rotate(ctx, alg, false); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			// Another replica may be rotating the same key: it wins and
+			// this one finds the key no longer due (or loses the race on
+			// the transitions); the next key may also be too young to sign.
+			_, _, err := k.rotate(ctx, alg, false, period)
+			switch {
+			case err == nil, errors.Is(err, errNotDue), errors.Is(err, ErrTooSoon),
+				errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+			default:
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,60 @@ func TestKeyRetentionAndMaintenance(t *testing.T) {
 		activeAfter, _ := keys.ActiveKID(ctx, provider.RS256)
 		if activeAfter == activeBefore {
 			t.Fatal("maintenance did not rotate a key older than the period")
+		}
+	})
+}
+
+// TestKeyMaintenanceOnReplicas: replicas maintaining keys at once (each
+// with its own key cache) rotate a due key once, and none reports an
+// error: the others find it no longer due.
+func TestKeyMaintenanceOnReplicas(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		clk := &clock{}
+		e := newEnv(t, backend, withOptions(servertest.Options{Now: clk.Now}))
+		first := e.in.Services().Provider.Keys
+		ctx := e.in.Ctx()
+		replicas := []*provider.Keys{first}
+		for range 3 {
+			replicas = append(replicas, &provider.Keys{Store: first.Store, Ring: first.Ring, Now: clk.Now,
+				Retention: first.Retention, MinPublished: first.MinPublished})
+		}
+		before, err := first.ActiveKID(ctx, provider.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range replicas { // every cache holds the key that is due
+			if kid, err := k.ActiveKID(ctx, provider.ES256); err != nil || kid != before {
+				t.Fatalf("replica's active key %q, %v; want %q", kid, err, before)
+			}
+		}
+		clk.set(31 * 24 * time.Hour)
+		errs := make([]error, len(replicas))
+		var wg sync.WaitGroup
+		for i, k := range replicas {
+			wg.Go(func() { errs[i] = k.Maintain(ctx, 30*24*time.Hour) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("replica %d: Maintain = %v", i, err)
+			}
+		}
+		rows, err := e.in.Store().ListSigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		retired := 0
+		for _, r := range rows {
+			if r.Alg == provider.ES256 && r.State == storage.KeyRetired {
+				retired++
+				if r.KID != before {
+					t.Errorf("retired %s, want only %s", r.KID, before)
+				}
+			}
+		}
+		if retired != 1 {
+			t.Fatalf("%d ES256 keys retired by 4 replicas, want 1", retired)
 		}
 	})
 }
