@@ -121,18 +121,31 @@ func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error)
 	return a, nil
 }
 
-// hintSubject verifies an id_token_hint (expired ones are fine, OIDC Core
-// §3.1.2.1) and returns its subject.
-func (p *Provider) hintSubject(ctx context.Context, hint string) (string, error) {
+// errHintIssuer: an id_token_hint signed with this issuer's keys but
+// naming another issuer (another tenant's, say).
+var errHintIssuer = errors.New("id_token_hint from another issuer")
+
+// hintClaims verifies an id_token_hint, at authorization and at logout: an
+// ID token signed by this issuer, expired or not (OIDC Core §3.1.2.1).
+func (p *Provider) hintClaims(ctx context.Context, hint string) (jwt.MapClaims, error) {
 	tok, err := p.signer.Decode(ctx, hint)
 	var ve *jwt.ValidationError
 	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && tok != nil && tok.Claims != nil) {
-		return "", err
+		return nil, err
 	}
 	if iss, _ := tok.Claims["iss"].(string); iss != p.issuer(ctx) {
-		return "", errors.New("id_token_hint from another issuer")
+		return nil, errHintIssuer
 	}
-	sub, _ := tok.Claims["sub"].(string)
+	return tok.Claims, nil
+}
+
+// hintSubject is the subject of a valid id_token_hint.
+func (p *Provider) hintSubject(ctx context.Context, hint string) (string, error) {
+	claims, err := p.hintClaims(ctx, hint)
+	if err != nil {
+		return "", err
+	}
+	sub, _ := claims["sub"].(string)
 	if sub == "" {
 		return "", errors.New("id_token_hint has no subject")
 	}

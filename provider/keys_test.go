@@ -345,16 +345,20 @@ func TestLogoutFailures(t *testing.T) {
 		}
 		raw, _ := tok.Extra("id_token").(string)
 		logout := e.in.URL + "/oauth2/sessions/logout?"
-		for name, q := range map[string]url.Values{
-			"forged hint":       {"id_token_hint": {raw[:len(raw)-4] + "AAAA"}, "post_logout_redirect_uri": {logoutURI}},
-			"unregistered uri":  {"id_token_hint": {raw}, "post_logout_redirect_uri": {"https://evil.example.com/bye"}},
-			"uri without hint":  {"post_logout_redirect_uri": {logoutURI}},
-			"alg none hint":     {"id_token_hint": {noneToken(e.in.URL, e.user.ID, e.client.ID)}, "post_logout_redirect_uri": {logoutURI}},
-			"wrong client hint": {"id_token_hint": {raw}, "client_id": {"someone-else"}, "post_logout_redirect_uri": {logoutURI}},
+		for _, c := range []struct {
+			name, code string
+			q          url.Values
+		}{
+			{"forged hint", "INVALID_TOKEN", url.Values{"id_token_hint": {raw[:len(raw)-4] + "AAAA"}, "post_logout_redirect_uri": {logoutURI}}},
+			{"unregistered uri", "INVALID_REQUEST", url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {"https://evil.example.com/bye"}}},
+			{"uri without hint", "INVALID_REQUEST", url.Values{"post_logout_redirect_uri": {logoutURI}}},
+			{"alg none hint", "INVALID_TOKEN", url.Values{"id_token_hint": {noneToken(e.in.URL, e.user.ID, e.client.ID)}, "post_logout_redirect_uri": {logoutURI}}},
+			{"wrong client hint", "INVALID_REQUEST", url.Values{"id_token_hint": {raw}, "client_id": {"someone-else"}, "post_logout_redirect_uri": {logoutURI}}},
+			{"unknown client", "INVALID_REQUEST", url.Values{"client_id": {"no-such-client"}, "post_logout_redirect_uri": {logoutURI}}},
 		} {
-			res, err := b.Get(logout + q.Encode())
-			if err != nil || res.Redirect != nil || res.Page == nil || res.Page.Status < 400 || res.Page.ErrorCode == "" {
-				t.Errorf("%s: %+v %v", name, res, err)
+			res, err := b.Get(logout + c.q.Encode())
+			if err != nil || res.Redirect != nil || res.Page == nil || res.Page.Status != 400 || res.Page.ErrorCode != c.code {
+				t.Errorf("%s: %+v %v; want a %s page", c.name, res, err, c.code)
 			}
 		}
 		// Still signed in after all that.

@@ -10,7 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/pages"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/ory/fosite/token/jwt"
 )
 
 // logoutRequest is a validated RP-initiated logout request.
@@ -86,21 +85,20 @@ func (p *Provider) logoutRequest(ctx context.Context, form url.Values) (logoutRe
 	}
 	clientID := form.Get("client_id")
 	if hint := form.Get("id_token_hint"); hint != "" {
-		tok, err := p.signer.Decode(ctx, hint)
-		var ve *jwt.ValidationError
-		if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && tok != nil && tok.Claims != nil) {
+		claims, err := p.hintClaims(ctx, hint)
+		switch {
+		case errors.Is(err, errHintIssuer):
+			return lr, catalog.InvalidToken.WithMessage("The id_token_hint was issued by another issuer.").WithDetail("field", "id_token_hint")
+		case err != nil:
 			return lr, catalog.InvalidToken.WithMessage("The id_token_hint is not a valid ID token of this issuer.").WithDetail("field", "id_token_hint").Wrap(err)
 		}
-		if iss, _ := tok.Claims["iss"].(string); iss != p.issuer(ctx) {
-			return lr, catalog.InvalidToken.WithMessage("The id_token_hint was issued by another issuer.").WithDetail("field", "id_token_hint")
-		}
-		aud := audiences(tok.Claims["aud"])
+		aud := audiences(claims["aud"])
 		if clientID == "" && len(aud) > 0 {
 			clientID = aud[0]
 		} else if clientID != "" && !slices.Contains(aud, clientID) {
 			return lr, catalog.InvalidRequest.WithMessage("client_id does not match the id_token_hint.").WithDetail("field", "client_id")
 		}
-		lr.hintSubject, _ = tok.Claims["sub"].(string)
+		lr.hintSubject, _ = claims["sub"].(string)
 	}
 	if redirect := form.Get("post_logout_redirect_uri"); redirect != "" {
 		if clientID == "" {
