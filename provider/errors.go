@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -97,16 +96,7 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, endpoi
 	if pe.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "2")
 	}
-	writeJSON(w, pe.status, pe)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	web.WriteJSON(w, pe.status, pe)
 }
 
 // redirectError sends an authorization error back to the client's

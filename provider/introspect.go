@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/web"
 	"github.com/ory/fosite"
 )
 
@@ -39,14 +40,14 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 			p.writeJSONError(w, r, "introspect", err, "")
 		default:
 			p.Log.DebugContext(ctx, "introspection: inactive token", "err", errText(err))
-			writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+			web.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
 		}
 		return
 	}
 	ar := ir.GetAccessRequester()
 	sess, _ := ar.GetSession().(*Session)
 	if sess == nil {
-		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		web.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}
 	if sess.UserID != "" {
@@ -55,7 +56,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 				p.writeJSONError(w, r, "introspect", err, "")
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+			web.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
 			return
 		}
 	}
@@ -90,5 +91,5 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	} else {
 		resp["token_type"] = "refresh_token"
 	}
-	writeJSON(w, http.StatusOK, resp)
+	web.WriteJSON(w, http.StatusOK, resp)
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/web"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 )
@@ -48,10 +48,8 @@ var (
 	errRefreshRaced = errors.New("refresh token rotated by a concurrent request")
 )
 
-func hashSignature(sig string) string {
-	sum := sha256.Sum256([]byte(sig))
-	return hex.EncodeToString(sum[:])
-}
+// hashSignature is how a token's signature is stored: hex SHA-256.
+func hashSignature(sig string) string { return hex.EncodeToString(web.HashToken(sig)) }
 
 func sealAAD(kind storage.TokenKind, key string) []byte {
 	return []byte("fosite|" + string(kind) + "|" + key)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/web"
 	"github.com/ory/fosite"
 )
 
@@ -45,7 +46,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	claims := userClaims(u, ar.GetGrantedScopes())
 	claims["sub"] = u.ID
-	writeJSON(w, http.StatusOK, claims)
+	web.WriteJSON(w, http.StatusOK, claims)
 }
 
 // bearerError answers per RFC 6750 §3: WWW-Authenticate with the error.
@@ -62,5 +63,5 @@ func bearerError(w http.ResponseWriter, status int, code, desc string) {
 	if code != "" {
 		body["error"], body["error_description"] = code, desc
 	}
-	writeJSON(w, status, body)
+	web.WriteJSON(w, status, body)
 }

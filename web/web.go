@@ -47,6 +47,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache") // HTTP/1.0 caches (RFC 6749 §5.1)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
