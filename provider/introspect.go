@@ -34,8 +34,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, storage.ErrUnavailable):
 			p.writeJSONError(w, r, "introspect", err, "")
 		case rfc != nil && (rfc.ErrorField == fosite.ErrRequestUnauthorized.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField):
-			w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
-			p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "")
+			p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "") // with WWW-Authenticate: Basic was used
 		case rfc != nil && rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField:
 			p.writeJSONError(w, r, "introspect", err, "")
 		default:
