@@ -171,6 +171,9 @@ type Clients interface {
 
 // Users stores accounts and their credentials.
 type Users interface {
+	// CreateUser inserts an account; an email or phone already taken by
+	// another account of the tenant is ErrConflict (another tenant may use
+	// it; an empty email or phone never collides).
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByEmail(ctx context.Context, normalized string) (User, error)
@@ -188,7 +191,9 @@ type LoginSessions interface {
 	CreateLoginSession(ctx context.Context, s LoginSession) error
 	GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (LoginSession, error)
 	GetLoginSession(ctx context.Context, id string) (LoginSession, error)
-	// RevokeLoginSession ends one session; RevokeUserLoginSessions all of a user's.
+	// RevokeLoginSession ends one session; RevokeUserLoginSessions all of a
+	// user's. Both are idempotent: an unknown or already revoked session (or
+	// a user without open ones) is no error, and revoked_at is not moved.
 	RevokeLoginSession(ctx context.Context, id string, at time.Time) error
 	RevokeUserLoginSessions(ctx context.Context, userID string, at time.Time) error
 }
@@ -198,7 +203,8 @@ type Flows interface {
 	CreateFlow(ctx context.Context, f Flow) error
 	GetFlow(ctx context.Context, id string) (Flow, error)
 	// UpdateFlow writes f only if the stored state is still fromState, so two
-	// concurrent transitions cannot both win; otherwise ErrConflict.
+	// concurrent transitions cannot both win; otherwise ErrConflict, also
+	// when the flow does not exist (expired and purged): never ErrNotFound.
 	UpdateFlow(ctx context.Context, f Flow, fromState string) error
 }
 
@@ -223,6 +229,8 @@ type SigningKeys interface {
 	// activated_at or retired_at/expires_at) only if it is in from;
 	// otherwise ErrNotFound.
 	TransitionSigningKey(ctx context.Context, kid, from, to string, at time.Time, expiresAt *time.Time) error
+	// DeleteSigningKey removes a key; it is idempotent: a missing key is no
+	// error (never ErrNotFound).
 	DeleteSigningKey(ctx context.Context, kid string) error
 }
 

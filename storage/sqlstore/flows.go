@@ -35,7 +35,8 @@ func (s *Store) GetFlow(ctx context.Context, id string) (storage.Flow, error) {
 }
 
 // UpdateFlow writes the flow's state and data if its stored state is still
-// fromState; otherwise another request moved it first: ErrConflict.
+// fromState; otherwise another request moved it first (or it is gone):
+// ErrConflict.
 func (s *Store) UpdateFlow(ctx context.Context, f storage.Flow, fromState string) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {

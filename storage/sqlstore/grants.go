@@ -64,7 +64,7 @@ func (s *Store) GetUserGrant(ctx context.Context, userID, clientID string) (stor
 	var created, updated *time.Time
 	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, g.id, g.scopes, g.created_at, g.updated_at
 		FROM users u LEFT JOIN consent_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.client_id = $3
-		WHERE u.tenant_id = $1 AND u.id = $2`, tid, userID, clientID), &u, &grantID, nullableList{&scopes}, &created, &updated)
+		WHERE u.tenant_id = $1 AND u.id = $2`, tid, userID, clientID), &u, &grantID, listScan{&scopes}, &created, &updated)
 	if err == nil && grantID != nil {
 		g.ID, g.Scopes, g.CreatedAt, g.UpdatedAt = *grantID, scopes, *created, *updated
 	}

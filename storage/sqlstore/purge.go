@@ -105,27 +105,24 @@ func (s *Store) Purge(ctx context.Context, target storage.PurgeTarget, before ti
 	return 0, err
 }
 
-// CountRows counts the rows of every purge table, across tenants.
+// CountRows counts the rows of every purge table, across tenants. The table
+// names come from purgeSpecs, the whitelist, taken in pass order with each
+// table once (storage.PurgeTables: the two login-session targets share one).
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, table := range storage.PurgeTables() {
-		if !knownPurgeTable(table) {
-			return nil, fmt.Errorf("storage: no purge table %q", table) // unreachable: the list is fixed
+	for _, target := range storage.PurgeTargets() {
+		p, ok := purgeSpecs[target]
+		if !ok {
+			return nil, fmt.Errorf("storage: unknown purge target %q", target) // unreachable: the list is fixed
+		}
+		if _, done := out[p.table]; done {
+			continue
 		}
 		var n int64
-		if err := s.queryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count %s: %w", table, err)
+		if err := s.queryRow(ctx, `SELECT count(*) FROM `+p.table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", p.table, err)
 		}
-		out[table] = n
+		out[p.table] = n
 	}
 	return out, nil
-}
-
-func knownPurgeTable(table string) bool {
-	for _, p := range purgeSpecs {
-		if p.table == table {
-			return true
-		}
-	}
-	return false
 }

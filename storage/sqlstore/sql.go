@@ -17,7 +17,8 @@ func list(l []string) string {
 	return string(b)
 }
 
-// listScan scans a JSON array column into a []string.
+// listScan scans a JSON array column into a []string; NULL (an outer join
+// that matched no row) scans as a nil slice.
 type listScan struct{ dst *[]string }
 
 func (l listScan) Scan(src any) error {
@@ -60,15 +61,4 @@ func optTS(t *time.Time) *time.Time {
 	}
 	v := ts(*t)
 	return &v
-}
-
-// nullableList scans a JSON array column that may be NULL (outer joins).
-type nullableList struct{ dst *[]string }
-
-func (l nullableList) Scan(src any) error {
-	if src == nil {
-		*l.dst = nil
-		return nil
-	}
-	return listScan(l).Scan(src)
 }

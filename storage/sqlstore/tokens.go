@@ -92,7 +92,7 @@ func (s *Store) GetRefreshWithAccount(ctx context.Context, signature string) (st
 		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tid), &u,
 		&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt, listScan{&t.Scopes},
 		listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active,
-		&t.AccessSignature, &grantID, nullableList{&scopes}, &created, &updated)
+		&t.AccessSignature, &grantID, listScan{&scopes}, &created, &updated)
 	g.UserID, g.ClientID = t.Subject, t.ClientID
 	if err == nil && grantID != nil {
 		g.ID, g.Scopes, g.CreatedAt, g.UpdatedAt = *grantID, scopes, *created, *updated

@@ -23,6 +23,7 @@ func RunOAuth2(t *testing.T, open Opener) {
 	}{
 		{"Clients", testClients},
 		{"Users", testUsers},
+		{"UserPhone", testUserPhone},
 		{"UserCredential", testUserCredential},
 		{"LoginSessions", testLoginSessions},
 		{"Flows", testFlows},
@@ -147,6 +148,9 @@ func testUsers(t *testing.T, s storage.Store) {
 	if _, err := s.GetUserByEmail(ctx, "nobody@example.com"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown email err = %v", err)
 	}
+	if _, err := s.GetUser(ctx, "ghost"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetUser(missing) err = %v, want ErrNotFound", err)
+	}
 	until := t0.Add(24 * time.Hour)
 	must(t, s.SetUserStatus(ctx, "u1", storage.StatusSuspended, "abuse", "admin@example.com", &until))
 	got, _ = s.GetUser(ctx, "u1")
@@ -164,6 +168,35 @@ func testUsers(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.GetCredential(ctx, "u3", storage.CredentialPassword); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("missing credential err = %v", err)
+	}
+}
+
+// testUserPhone: a phone number belongs to one account of a tenant; another
+// tenant may use it again.
+func testUserPhone(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateTenant(ctx, storage.Tenant{ID: "other", Name: "Other"}))
+	other := tenant.With(ctx, "other")
+	u := SampleUser("u1", "a@example.com")
+	u.Phone = "+15550100"
+	must(t, s.CreateUser(ctx, u))
+	dup := SampleUser("u2", "b@example.com")
+	dup.Phone = u.Phone
+	if err := s.CreateUser(ctx, dup); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate phone in one tenant err = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetUser(ctx, "u2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("account with a duplicate phone was stored: %v", err)
+	}
+	must(t, s.CreateUser(other, dup)) // same phone, another tenant
+	for _, c := range []struct {
+		ctx context.Context
+		id  string
+	}{{ctx, "u1"}, {other, "u2"}} {
+		got, err := s.GetUser(c.ctx, c.id)
+		if err != nil || got.Phone != u.Phone {
+			t.Fatalf("GetUser(%s) = %+v, %v; want phone %s", c.id, got, err, u.Phone)
+		}
 	}
 }
 
@@ -192,6 +225,19 @@ func testLoginSessions(t *testing.T, s storage.Store) {
 	if _, err := s.GetLoginSessionByToken(ctx, []byte("nope")); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown session err = %v", err)
 	}
+	if _, err := s.GetLoginSession(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetLoginSession(missing) err = %v, want ErrNotFound", err)
+	}
+	// Revoking is idempotent: an unknown or already revoked session, or a
+	// user without open sessions, is no error and changes nothing.
+	must(t, s.RevokeLoginSession(ctx, "nope", t0.Add(3*time.Minute)))
+	must(t, s.RevokeLoginSession(ctx, "s1", t0.Add(3*time.Minute)))
+	must(t, s.RevokeUserLoginSessions(ctx, "u1", t0.Add(3*time.Minute)))
+	must(t, s.RevokeUserLoginSessions(ctx, "ghost", t0.Add(3*time.Minute)))
+	got, err = s.GetLoginSession(ctx, "s1")
+	if err != nil || got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("a second revocation moved revoked_at: %+v, %v", got, err)
+	}
 }
 
 func testFlows(t *testing.T, s storage.Store) {
@@ -212,6 +258,16 @@ func testFlows(t *testing.T, s storage.Store) {
 	got, _ = s.GetFlow(ctx, "f1")
 	if got.State != "consent" {
 		t.Fatalf("state = %s", got.State)
+	}
+	if _, err := s.GetFlow(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetFlow(missing) err = %v, want ErrNotFound", err)
+	}
+	// A flow that is gone (purged) cannot be in fromState either.
+	if err := s.UpdateFlow(ctx, storage.Flow{ID: "nope", State: "consent"}, "login"); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("UpdateFlow(missing) err = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetFlow(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UpdateFlow(missing) created a flow: %v", err)
 	}
 }
 
@@ -276,6 +332,11 @@ func testSigningKeys(t *testing.T, s storage.Store) {
 	must(t, s.DeleteSigningKey(ctx, "rs-1"))
 	if keys, _ := s.ListSigningKeys(ctx); len(keys) != 2 {
 		t.Errorf("%d keys after delete", len(keys))
+	}
+	must(t, s.DeleteSigningKey(ctx, "rs-1"))  // idempotent: deleting twice is no error
+	must(t, s.DeleteSigningKey(ctx, "ghost")) // nor is deleting a key that never existed
+	if keys, _ := s.ListSigningKeys(ctx); len(keys) != 2 {
+		t.Errorf("%d keys after deleting missing ones, want 2", len(keys))
 	}
 }
 
