@@ -59,12 +59,20 @@ func Evaluate(u storage.User, g storage.Grant, scopes []string, now time.Time) e
 	if err := login.StatusError(u, now); err != nil {
 		return err
 	}
-	for _, sc := range scopes {
-		if !slices.Contains(g.Scopes, sc) {
-			return ErrNotGranted
-		}
+	if !covers(g.Scopes, scopes) {
+		return ErrNotGranted
 	}
 	return nil
+}
+
+// covers reports whether granted holds every scope in scopes.
+func covers(granted, scopes []string) bool {
+	for _, sc := range scopes {
+		if !slices.Contains(granted, sc) {
+			return false
+		}
+	}
+	return true
 }
 
 // Covers reports whether the user already granted the client every scope.
@@ -76,12 +84,7 @@ func (s *Service) Covers(ctx context.Context, userID, clientID string, scopes []
 	if err != nil {
 		return false, err
 	}
-	for _, sc := range scopes {
-		if !slices.Contains(g.Scopes, sc) {
-			return false, nil
-		}
-	}
-	return true, nil
+	return covers(g.Scopes, scopes), nil
 }
 
 // Remember adds scopes to the user's grant for the client (creating it),

@@ -130,9 +130,10 @@ type Store interface {
 type Service struct {
 	Store Store
 	Now   func() time.Time
-	// TTL is how long a user has to finish signing in (default 30m).
-	TTL time.Duration
 }
+
+// lifetime is how long a user has to finish signing in.
+const lifetime = 30 * time.Minute
 
 // ErrInvalid is what every unusable flow id becomes: unknown, expired,
 // finished, or started in another browser. The user starts again from the
@@ -142,15 +143,11 @@ var ErrInvalid = catalog.InvalidToken.WithMessage("This sign-in request has expi
 // Start stores a new flow bound to device, in state Login unless it moved
 // on already (a browser session authenticated it), and sets its id.
 func (s *Service) Start(ctx context.Context, f *Flow, device string) error {
-	ttl := s.TTL
-	if ttl <= 0 {
-		ttl = 30 * time.Minute
-	}
 	f.ID = web.RandomToken(32)
 	if f.State == "" {
 		f.State = Login
 	}
-	f.ExpiresAt = s.Now().Add(ttl)
+	f.ExpiresAt = s.Now().Add(lifetime)
 	data, err := json.Marshal(f)
 	if err != nil {
 		return err
