@@ -1,7 +1,6 @@
 package consent
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/catalog"
@@ -17,7 +16,6 @@ type Handler struct {
 	Pages   *pages.Renderer
 	Cookies web.Cookies
 	CSRF    web.CSRF
-	Log     *slog.Logger
 	// Continue (required; the provider's Continue) moves a flow on from
 	// where it is, saving it with its next step: after a decision it gets
 	// the flow moved on in memory, unsaved; for a flow not at this step, the

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/catalog"
@@ -24,7 +23,6 @@ type Handler struct {
 	Pages    *pages.Renderer
 	Cookies  web.Cookies
 	CSRF     web.CSRF
-	Log      *slog.Logger
 	// Continue (required; the provider's ContinueSignedIn) moves a flow on
 	// from where it is: after a sign-in it gets the flow moved on in memory,
 	// unsaved, and the account, and saves the flow with its next step; for a

@@ -16,8 +16,8 @@ import (
 func (s *Server) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.svc.Provider.Register(mux)
-	s.svc.loginHandler(s.log).Register(mux)
-	s.svc.consentHandler(s.log).Register(mux)
+	s.svc.loginHandler().Register(mux)
+	s.svc.consentHandler().Register(mux)
 	mux.Handle("GET /static/", pages.Static())
 	mux.HandleFunc("/", web.Fallback(mux, s.log))
 	return s.common("public", s.securityHeaders(s.readyGate(s.tenantRouter(routeOf(mux)))))

@@ -56,12 +56,12 @@ func NewServices(cfg config.Config, store storage.Store, ring *keyring.Keyring, 
 }
 
 // loginHandler and consentHandler serve the two steps of the sign-in path.
-func (s *Services) loginHandler(log *slog.Logger) *login.Handler {
+func (s *Services) loginHandler() *login.Handler {
 	return &login.Handler{Service: s.Accounts, Sessions: s.Sessions, Flows: s.Flows, Pages: s.Pages,
-		Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "login"), Continue: s.Provider.ContinueSignedIn}
+		Cookies: s.Cookies, CSRF: s.CSRF, Continue: s.Provider.ContinueSignedIn}
 }
 
-func (s *Services) consentHandler(log *slog.Logger) *consent.Handler {
+func (s *Services) consentHandler() *consent.Handler {
 	return &consent.Handler{Service: s.Consent, Flows: s.Flows, Pages: s.Pages, Cookies: s.Cookies, CSRF: s.CSRF,
-		Log: logging.Area(log, "consent"), Continue: s.Provider.Continue}
+		Continue: s.Provider.Continue}
 }
