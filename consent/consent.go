@@ -25,7 +25,7 @@ type Store interface {
 // Service remembers consent decisions per (account, client, scopes).
 type Service struct {
 	Store Store
-	// Now is the clock (account suspensions end); time.Now when nil.
+	// Now is the clock (account suspensions end).
 	Now func() time.Time
 }
 
@@ -45,11 +45,7 @@ func (s *Service) Check(ctx context.Context, userID, clientID string, scopes []s
 	if err != nil {
 		return u, err
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	return u, Evaluate(u, g, scopes, now())
+	return u, Evaluate(u, g, scopes, s.Now())
 }
 
 // Evaluate is Check's decision on an account and its grant already loaded
