@@ -184,6 +184,28 @@ func uintVar(f func(*Config) *uint32) func(*Config, string) error {
 	}
 }
 
+func boolVar(f func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func intVar(f func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
 func duration(f func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -206,33 +228,12 @@ var vars = []envVar{
 	{"GATEHOUSE_LOG_LEVEL", "log_level", str(func(c *Config) *string { return &c.LogLevel }), "debug | info | warn | error"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format", str(func(c *Config) *string { return &c.LogFormat }), "json | text"},
 	{"GATEHOUSE_DEBUG", "debug", list(func(c *Config) *List { return &c.Debug }), "debug areas: login,provider,storage,http,consent,keys or *"},
-	{"GATEHOUSE_AUTO_MIGRATE", "auto_migrate", func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("not a boolean: %q", v)
-		}
-		c.AutoMigrate = b
-		return nil
-	}, "apply pending migrations at start (true | false)"},
+	{"GATEHOUSE_AUTO_MIGRATE", "auto_migrate", boolVar(func(c *Config) *bool { return &c.AutoMigrate }), "apply pending migrations at start (true | false)"},
 	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies", list(func(c *Config) *List { return &c.TrustedProxies }), "CIDRs whose X-Forwarded-For is trusted"},
 	{"GATEHOUSE_ARGON2_MEMORY_KIB", "passwords.argon2_memory_kib", uintVar(func(c *Config) *uint32 { return &c.Passwords.MemoryKiB }), "argon2id memory per password hash, KiB"},
 	{"GATEHOUSE_ARGON2_ITERATIONS", "passwords.argon2_iterations", uintVar(func(c *Config) *uint32 { return &c.Passwords.Iterations }), "argon2id passes per password hash"},
-	{"GATEHOUSE_HASH_CONCURRENCY", "passwords.hash_concurrency", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("not a number: %q", v)
-		}
-		c.Passwords.Concurrency = n
-		return nil
-	}, "password hashes running at once (0: one per CPU)"},
-	{"GATEHOUSE_PPROF", "pprof", func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("not a boolean: %q", v)
-		}
-		c.Pprof = b
-		return nil
-	}, "serve /debug/pprof/ on the admin listener (true | false)"},
+	{"GATEHOUSE_HASH_CONCURRENCY", "passwords.hash_concurrency", intVar(func(c *Config) *int { return &c.Passwords.Concurrency }), "password hashes running at once (0: one per CPU)"},
+	{"GATEHOUSE_PPROF", "pprof", boolVar(func(c *Config) *bool { return &c.Pprof }), "serve /debug/pprof/ on the admin listener (true | false)"},
 	{"GATEHOUSE_JANITOR_INTERVAL", "janitor_interval", duration(func(c *Config) *time.Duration { return &c.JanitorInterval }), "how often serve deletes expired rows (0: off; else ≥ 1m)"},
 	{"GATEHOUSE_ACCESS_TOKEN_TTL", "tokens.access_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AccessTokenTTL }), "access token lifetime"},
 	{"GATEHOUSE_REFRESH_TOKEN_TTL", "tokens.refresh_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.RefreshTokenTTL }), "refresh token lifetime"},
