@@ -45,12 +45,19 @@ type Hasher struct {
 	dummy  string
 }
 
+// HashSlots is how many hashes a Hasher made with limit runs at once:
+// limit, or GOMAXPROCS when limit is not positive.
+func HashSlots(limit int) int {
+	if limit <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return limit
+}
+
 // NewHasher returns a Hasher allowing limit concurrent hashes (default
 // GOMAXPROCS) and queueing callers up to wait (default 5s).
 func NewHasher(p Argon2Params, limit int, wait time.Duration) *Hasher {
-	if limit <= 0 {
-		limit = runtime.GOMAXPROCS(0)
-	}
+	limit = HashSlots(limit)
 	if wait <= 0 {
 		wait = 5 * time.Second
 	}

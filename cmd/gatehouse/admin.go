@@ -117,17 +117,26 @@ func openAdmin(ctx context.Context, e *env, f adminFlags) (context.Context, *adm
 // check refuses a database that is not migrated and a tenant that does not
 // exist, each with one line that says what to do.
 func (a *admin) check(ctx context.Context, id string) error {
-	pending, err := a.store.Pending(ctx)
-	if err != nil {
-		return fmt.Errorf("GATEHOUSE_DSN: %w", err)
-	}
-	if len(pending) > 0 {
-		return fmt.Errorf("GATEHOUSE_DSN: the database has %d pending migration(s); run gatehouse migrate up first", len(pending))
+	if err := requireMigrated(ctx, a.store); err != nil {
+		return err
 	}
 	if _, err := a.store.GetTenant(ctx, id); errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("--tenant: no tenant %q", id)
 	} else if err != nil {
 		return err
+	}
+	return nil
+}
+
+// requireMigrated refuses a database with pending migrations: the command
+// would fail half-way on a missing table or column.
+func requireMigrated(ctx context.Context, store storage.Store) error {
+	pending, err := store.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("GATEHOUSE_DSN: %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("GATEHOUSE_DSN: the database has %d pending migration(s); run gatehouse migrate up first", len(pending))
 	}
 	return nil
 }

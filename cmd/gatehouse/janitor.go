@@ -46,12 +46,8 @@ func runJanitor(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	pending, err := store.Pending(ctx)
-	if err != nil {
-		return fmt.Errorf("GATEHOUSE_DSN: %w", err)
-	}
-	if len(pending) > 0 {
-		return fmt.Errorf("GATEHOUSE_DSN: the database has %d pending migration(s); run gatehouse migrate up first", len(pending))
+	if err := requireMigrated(ctx, store); err != nil {
+		return err
 	}
 	j, err := janitor.New(store, janitor.Options{Batch: *batch})
 	if err != nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/logging"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -86,10 +86,7 @@ func memoryLimit(e *env, cfg config.Config) (int64, bool) {
 	if v, ok := e.lookup("GOMEMLIMIT"); ok && v != "" {
 		return 0, false
 	}
-	slots := cfg.Passwords.Concurrency
-	if slots <= 0 {
-		slots = runtime.GOMAXPROCS(0)
-	}
+	slots := login.HashSlots(cfg.Passwords.Concurrency)
 	limit := int64(96<<20) + int64(slots)*int64(cfg.Passwords.MemoryKiB)*1024
 	debug.SetMemoryLimit(limit)
 	return limit, true
