@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -24,7 +25,7 @@ import (
 // §3.1.2). It validates the request with fosite, then either completes it
 // at once (a valid browser session and remembered consent: single sign-on)
 // or stores it server-side as a flow bound to this browser and sends the
-// browser to the login or consent step, which hand back to resume.
+// browser to the login or consent step, which move it on with Continue.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
@@ -105,20 +106,48 @@ func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error)
 		return a, fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.").WithDebug("The server is configured in a way that enforces PKCE for public clients.")
 	case (challenge != "" || method != "") && method != "S256":
 		return a, fosite.ErrInvalidRequest.WithHint("Clients must use code_challenge_method=S256; plain is not allowed.")
-	case method == "S256" && (len(challenge) < 43 || len(challenge) > 128):
-		return a, fosite.ErrInvalidRequest.WithHint("The code_challenge must be 43 to 128 characters.")
+	case method == "S256" && !isS256Challenge(challenge):
+		// RFC 7636 §4.2: BASE64URL(SHA256(verifier)), unpadded: 43
+		// characters. Anything else can never match a verifier.
+		return a, fosite.ErrInvalidRequest.WithHint("The code_challenge must be the unpadded base64url SHA-256 of the verifier: 43 characters.")
 	}
 	if a.has("none") && len(a.prompt) > 1 {
 		return a, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
 	}
 	if v := form.Get("max_age"); v != "" {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
 			return a, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
 		}
-		a.maxAge = n
+		if n > maxMaxAge {
+			// Longer than any session lives: the same as the cap, which
+			// fosite's own check (seconds as a time.Duration) can hold.
+			n = maxMaxAge
+			form.Set("max_age", strconv.FormatInt(n, 10))
+		}
+		a.maxAge = int(n)
 	}
 	return a, nil
+}
+
+// maxMaxAge caps max_age (about 68 years): larger values would overflow
+// a time.Duration, here and in fosite, and turn into "sign in again".
+const maxMaxAge = 1<<31 - 1
+
+// isS256Challenge reports whether c can be an S256 code_challenge: 43
+// characters of the unpadded base64url alphabet.
+func isS256Challenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case b >= 'A' && b <= 'Z', b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // errHintIssuer: an id_token_hint signed with this issuer's keys but
@@ -132,6 +161,11 @@ func (p *Provider) hintClaims(ctx context.Context, hint string) (jwt.MapClaims, 
 	var ve *jwt.ValidationError
 	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && tok != nil && tok.Claims != nil) {
 		return nil, err
+	}
+	// An access token in JWT form is signed with the same keys (typ
+	// at+jwt, RFC 9068): it is no ID token (RFC 8725 §3.11).
+	if typ, _ := tok.Header["typ"].(string); typ != "" && !strings.EqualFold(typ, "JWT") {
+		return nil, fmt.Errorf("id_token_hint of type %q is not an ID token", typ)
 	}
 	if iss, _ := tok.Claims["iss"].(string); iss != p.issuer(ctx) {
 		return nil, errHintIssuer

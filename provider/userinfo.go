@@ -15,6 +15,15 @@ import (
 // account's token gets 401 invalid_token.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		bearerError(w, http.StatusBadRequest, "invalid_request", "The request could not be read.")
+		return
+	}
+	// RFC 6750 §2: one method per request; §3.1: otherwise 400.
+	if r.Header.Get("Authorization") != "" && r.Form.Has("access_token") {
+		bearerError(w, http.StatusBadRequest, "invalid_request", "The access token was sent in more than one way.")
+		return
+	}
 	token := fosite.AccessTokenFromRequest(r)
 	if token == "" {
 		bearerError(w, http.StatusUnauthorized, "", "")
