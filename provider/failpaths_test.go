@@ -386,7 +386,7 @@ func TestAuthorizeLargeMaxAge(t *testing.T) {
 // TestCodeExchangeAfterAccountStatusChange: an account suspended, banned,
 // locked or deactivated between the authorization response and the code
 // exchange gets no tokens: 400 invalid_grant with the status's catalog code
-// as error_code, no-store. A suspension whose end has passed is no
+// as error_code, no-store, and the code is spent. A suspension whose end has passed is no
 // suspension: that code is exchanged.
 func TestCodeExchangeAfterAccountStatusChange(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
@@ -435,6 +435,11 @@ func TestCodeExchangeAfterAccountStatusChange(t *testing.T) {
 				t.Errorf("%s: Cache-Control %q Content-Type %q", name, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 			}
 			setStatus(storage.StatusActive, nil)
+			// The refused code is spent: reactivating the account within
+			// its lifetime does not make it redeemable.
+			if _, err := e.rp.exchange(code, a.verifier); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+				t.Errorf("%s: refused code exchanged again after reactivation: %v, want invalid_grant", name, err)
+			}
 		}
 
 		a := e.rp.request()

@@ -34,6 +34,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case ar.GetGrantTypes().ExactOne(GrantAuthorizationCode):
 		if _, aerr := p.Accounts.Active(ctx, sess.UserID); aerr != nil {
 			err = accountError(aerr)
+			if !errors.Is(aerr, storage.ErrUnavailable) {
+				p.spendCode(ctx, r.PostForm.Get("code"))
+			}
 		}
 		sess.Alg = c.IDTokenAlg
 	}
@@ -63,6 +66,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.SetTokenType("Bearer") // RFC 6750 spelling; fosite writes "bearer"
 	oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// spendCode marks a code used without issuing anything: a code refused
+// because its account may not sign in stays refused, even if the account
+// is reactivated within the code's lifetime. Best effort: the refusal
+// stands either way.
+func (p *Provider) spendCode(ctx context.Context, code string) {
+	err := p.store.InvalidateAuthorizeCodeSession(ctx, p.store.codeSignature(ctx, code))
+	if err != nil && !errors.Is(err, errCodeRedeemed) {
+		p.Log.ErrorContext(ctx, "spend refused authorization code", "err", errText(err))
+	}
 }
 
 // clientCredentials grants a machine client the scopes and audiences it
