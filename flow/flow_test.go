@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/storage/sqlite"
 	"github.com/gatehouse/gatehouse/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -41,15 +40,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store, err := sqlite.Open(storagetest.SQLitePath(t), sqlite.Config{}, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	ctx := tenant.With(context.Background(), tenant.Default)
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store, ctx := storagetest.SQLite(t)
 	e := &env{store: store, ctx: ctx, now: t0}
 	e.svc = &flow.Service{Store: store, Now: func() time.Time { return e.now }}
 	return e

@@ -14,9 +14,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/janitor"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/storage/postgres"
-	"github.com/gatehouse/gatehouse/storage/sqlite"
-	"github.com/gatehouse/gatehouse/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
 )
 
@@ -260,19 +257,5 @@ func TestPassOnARealDatabase(t *testing.T) {
 
 func openStore(t *testing.T, backend string) storage.Store {
 	t.Helper()
-	var s *sqlstore.Store
-	var err error
-	if backend == "postgres" {
-		s, err = postgres.Open(storagetest.PostgresDSN(t), postgres.Config{}, sqlstore.Options{})
-	} else {
-		s, err = sqlite.Open(storagetest.SQLitePath(t), sqlite.Config{}, sqlstore.Options{})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return storagetest.Open(t, backend)
 }

@@ -13,10 +13,8 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/storage/sqlite"
 	"github.com/gatehouse/gatehouse/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
-	"github.com/gatehouse/gatehouse/tenant"
 )
 
 // TestAuthenticateUnusableHash: an account whose stored hash cannot be used
@@ -25,15 +23,7 @@ import (
 // verification of the dummy hash. Only the log, at error level and without
 // the hash, tells the operator.
 func TestAuthenticateUnusableHash(t *testing.T) {
-	store, err := sqlite.Open(storagetest.SQLitePath(t), sqlite.Config{}, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	ctx := tenant.With(context.Background(), tenant.Default)
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store, ctx := storagetest.SQLite(t)
 	var logs bytes.Buffer
 	svc := &Service{Store: store, Hasher: NewHasher(fast, 1, 20*time.Millisecond), Policy: DefaultPasswordPolicy, Now: time.Now,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)), SessionTTL: time.Hour}

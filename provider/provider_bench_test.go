@@ -20,10 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/storage/sqlite"
-	"github.com/gatehouse/gatehouse/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
-	"github.com/gatehouse/gatehouse/tenant"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
@@ -51,15 +48,7 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	store, err := sqlite.Open(storagetest.SQLitePath(b), sqlite.Config{}, sqlstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = store.Close() })
-	ctx := tenant.With(context.Background(), tenant.Default)
-	if _, err := store.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	store, ctx := storagetest.SQLite(b)
 	ring, err := keyring.New([]string{benchSecret})
 	if err != nil {
 		b.Fatal(err)
