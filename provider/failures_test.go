@@ -306,7 +306,8 @@ func TestConcurrentRefresh(t *testing.T) {
 	})
 }
 
-// TestForeignRefreshToken: a refresh token only works for its client.
+// TestForeignRefreshToken: a refresh token only works for its client, and
+// only its client (authenticated) revokes it.
 func TestForeignRefreshToken(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
@@ -321,6 +322,17 @@ func TestForeignRefreshToken(t *testing.T) {
 		resp, _ = post(t, e.in.URL+"/oauth2/revoke", url.Values{"token": {tok.RefreshToken}}, other.ID, otherSecret)
 		if resp.StatusCode != 200 {
 			t.Fatalf("revoke another client's token: %d", resp.StatusCode)
+		}
+		// A wrong secret (401 invalid_client) or no credentials (400
+		// invalid_request, as at the token endpoint): nothing revoked
+		// (RFC 7009 §2.1: the client is authenticated first).
+		resp, body = post(t, e.in.URL+"/oauth2/revoke", url.Values{"token": {tok.RefreshToken}}, e.client.ID, "not-the-secret")
+		if resp.StatusCode != 401 || body["error"] != "invalid_client" || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("revoke with a wrong secret: %d %v, want 401 invalid_client", resp.StatusCode, body)
+		}
+		resp, body = post(t, e.in.URL+"/oauth2/revoke", url.Values{"token": {tok.RefreshToken}}, "", "")
+		if resp.StatusCode != 400 || body["error"] != "invalid_request" {
+			t.Errorf("revoke without credentials: %d %v, want 400 invalid_request", resp.StatusCode, body)
 		}
 		if resp, body := e.refresh(tok.RefreshToken); resp.StatusCode != 200 {
 			t.Fatalf("token revoked by another client: %d %v", resp.StatusCode, body)

@@ -21,6 +21,12 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, "revoke", fosite.ErrInvalidRequest.WithWrap(err), "")
 		return
 	}
+	// The client first (RFC 7009 §2.1): a caller that is not one costs a
+	// client lookup (cached) and an HMAC, and no token read.
+	if _, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+		p.writeJSONError(w, r, "revoke", err, "")
+		return
+	}
 	err := p.Store.InTx(ctx, func(ctx context.Context) error {
 		// Look the token up first, only to record whose grant ends.
 		_, known, _ := p.oauth.IntrospectToken(ctx, r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint")), newSession())
