@@ -42,8 +42,9 @@ func newTransport() *http.Transport {
 }
 
 // drive runs n closed-loop workers: warm-up, then the measured window.
-// pid, when positive, is the server process whose CPU and RSS it reads.
-func drive(ctx context.Context, name string, n int, warmup, duration time.Duration, pid int, newWorker func(i int) (worker, error)) (result, error) {
+// pid, when positive, is the server process whose CPU and RSS it reads;
+// atMeasure, when set, runs as the measured window starts.
+func drive(ctx context.Context, name string, n int, warmup, duration time.Duration, pid int, newWorker func(i int) (worker, error), atMeasure func()) (result, error) {
 	workers := make([]worker, n)
 	for i := range n {
 		w, err := newWorker(i)
@@ -86,6 +87,9 @@ func drive(ctx context.Context, name string, n int, warmup, duration time.Durati
 	select {
 	case <-time.After(time.Until(measureFrom)):
 	case <-ctx.Done():
+	}
+	if atMeasure != nil {
+		atMeasure()
 	}
 	if pid > 0 {
 		cpu0, _ = procCPU(pid)

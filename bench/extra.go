@@ -18,7 +18,7 @@ func (b *bench) startProfile(name string) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		secs := int((b.o.warmup + b.o.duration).Seconds()) - 1
+		secs := int(b.o.duration.Seconds()) - 1
 		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.srv.admin, max(secs, 1)))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)

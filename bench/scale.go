@@ -89,7 +89,7 @@ func (b *bench) janitorRun(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	during, err := drive(ctx, "client_credentials (janitor: during purge)", b.o.conns, 0, b.o.duration, b.srv.pid, sc.newWorker)
+	during, err := drive(ctx, "client_credentials (janitor: during purge)", b.o.conns, 0, b.o.duration, b.srv.pid, sc.newWorker, nil)
 	sc.close()
 	if err != nil {
 		return err
