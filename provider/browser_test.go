@@ -61,21 +61,23 @@ func newChromium(t *testing.T, path string) context.Context {
 // callback is the relying party's redirect URI, served on loopback: it
 // hands each query it receives to the test.
 type callback struct {
-	url string
-	got chan url.Values
+	url, bye string // redirect URI, post-logout redirect URI
+	got      chan url.Values
 }
 
 func newCallback(t *testing.T) *callback {
 	t.Helper()
 	c := &callback{got: make(chan url.Values, 4)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/callback" {
-			c.got <- r.URL.Query()
+		if r.URL.Path == "/callback" || r.URL.Path == "/bye" {
+			q := r.URL.Query()
+			q.Set("path", r.URL.Path)
+			c.got <- q
 		}
 		_, _ = w.Write([]byte("<!doctype html><title>back at the app</title><p id=app>back at the app"))
 	}))
 	t.Cleanup(srv.Close)
-	c.url = srv.URL + "/callback"
+	c.url, c.bye = srv.URL+"/callback", srv.URL+"/bye"
 	return c
 }
 
@@ -100,11 +102,15 @@ func (c *callback) wait(t *testing.T) url.Values {
 // intact) that x/oauth2 exchanges and go-oidc verifies. A second
 // authorization in the same browser is single sign-on: straight back with a
 // code, no page. Deny, after prompt=consent, comes back as access_denied.
+// Logout, confirmed on its page, returns to the post-logout URI and ends
+// the session (prompt=none: login_required).
 func TestBrowserSignIn(t *testing.T) {
 	path := chromium(t)
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		cb := newCallback(t)
-		e := newEnv(t, backend, withClient(func(s *provider.ClientSpec) { s.RedirectURIs = []string{cb.url} }))
+		e := newEnv(t, backend, withClient(func(s *provider.ClientSpec) {
+			s.RedirectURIs, s.PostLogoutRedirectURIs = []string{cb.url}, []string{cb.bye}
+		}))
 		ctx := newChromium(t, path)
 
 		a := e.rp.request()
@@ -174,6 +180,29 @@ func TestBrowserSignIn(t *testing.T) {
 		}
 		if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || !strings.Contains(title, "back at the app") {
 			t.Fatalf("the browser ended on %q, %v", title, err)
+		}
+
+		// Logout without an id_token_hint: a confirm page, then back to
+		// the registered post-logout URI with state; the session is over.
+		logout := e.in.URL + "/oauth2/sessions/logout?" + url.Values{"client_id": {e.client.ID},
+			"post_logout_redirect_uri": {cb.bye}, "state": {"bye-state"}}.Encode()
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(logout),
+			chromedp.WaitVisible(chromedp.CSS(`button[value=yes]`)),
+			chromedp.Click(chromedp.CSS(`button[value=yes]`)),
+		)
+		if err != nil {
+			t.Fatalf("logout confirm page: %v", err)
+		}
+		if q := cb.wait(t); q.Get("path") != "/bye" || q.Get("state") != "bye-state" {
+			t.Fatalf("logout came back with %v", q)
+		}
+		a = e.rp.request()
+		if err := chromedp.Do(ctx, chromedp.Navigate(a.url+"&prompt=none")); err != nil {
+			t.Fatalf("authorization after logout: %v", err)
+		}
+		if q := cb.wait(t); q.Get("error") != "login_required" || q.Get("state") != a.state {
+			t.Fatalf("prompt=none after logout came back with %v", q)
 		}
 	})
 }
