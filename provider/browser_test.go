@@ -80,10 +80,16 @@ func newCallback(t *testing.T) *callback {
 	return c
 }
 
-func (c *callback) wait(t *testing.T) url.Values {
+// wait returns the query of the browser's next visit and waits until the
+// browser shows the application's page: a navigation started before that
+// would abort the one still loading.
+func (c *callback) wait(t *testing.T, ctx context.Context) url.Values {
 	t.Helper()
 	select {
 	case q := <-c.got:
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#app`))); err != nil {
+			t.Fatalf("the browser did not show the application's page: %v", err)
+		}
 		return q
 	case <-time.After(30 * time.Second):
 		t.Fatal("the browser never came back to the application")
@@ -142,7 +148,7 @@ func TestBrowserSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sign in and consent: %v", err)
 		}
-		q := cb.wait(t)
+		q := cb.wait(t, ctx)
 		if q.Get("state") != a.state || q.Get("iss") != e.in.URL || q.Get("code") == "" {
 			t.Fatalf("back at the application with %v", q)
 		}
@@ -159,7 +165,7 @@ func TestBrowserSignIn(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(a.url)); err != nil {
 			t.Fatalf("second authorization: %v", err)
 		}
-		if q := cb.wait(t); q.Get("state") != a.state || q.Get("code") == "" {
+		if q := cb.wait(t, ctx); q.Get("state") != a.state || q.Get("code") == "" {
 			t.Fatalf("single sign-on came back with %v", q)
 		}
 
@@ -174,11 +180,8 @@ func TestBrowserSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("consent page, deny: %v", err)
 		}
-		if q := cb.wait(t); q.Get("error") != "access_denied" || q.Get("state") != a.state || q.Get("code") != "" {
+		if q := cb.wait(t, ctx); q.Get("error") != "access_denied" || q.Get("state") != a.state || q.Get("code") != "" {
 			t.Fatalf("deny came back with %v", q)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#app`))); err != nil {
-			t.Fatalf("the browser did not show the application's page: %v", err)
 		}
 
 		// Logout without an id_token_hint: a confirm page, then back to
@@ -193,14 +196,14 @@ func TestBrowserSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("logout confirm page: %v", err)
 		}
-		if q := cb.wait(t); q.Get("path") != "/bye" || q.Get("state") != "bye-state" {
+		if q := cb.wait(t, ctx); q.Get("path") != "/bye" || q.Get("state") != "bye-state" {
 			t.Fatalf("logout came back with %v", q)
 		}
 		a = e.rp.request()
 		if err := chromedp.Do(ctx, chromedp.Navigate(a.url+"&prompt=none")); err != nil {
 			t.Fatalf("authorization after logout: %v", err)
 		}
-		if q := cb.wait(t); q.Get("error") != "login_required" || q.Get("state") != a.state {
+		if q := cb.wait(t, ctx); q.Get("error") != "login_required" || q.Get("state") != a.state {
 			t.Fatalf("prompt=none after logout came back with %v", q)
 		}
 	})
