@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server/servertest"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/tenant"
 	"golang.org/x/oauth2"
 )
 
@@ -282,13 +281,7 @@ func TestAuthorizeHintForAnotherUser(t *testing.T) {
 func TestAuthorizeHintFromAnotherIssuer(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		if err := e.in.Store().CreateTenant(e.in.Ctx(), storage.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-			t.Fatal(err)
-		}
-		acme := tenant.With(e.in.Ctx(), "acme")
-		if err := e.in.Services().Provider.Keys.Ensure(acme); err != nil {
-			t.Fatal(err)
-		}
+		acme := e.newTenant("acme")
 		e.in.CreateUser(t, acme, email, password)
 		ac, asecret := e.in.CreateClient(t, acme, firstParty())
 		_, acmeHint := e.idTokenOf(e.newRP(ac, asecret, e.in.URL+"/t/acme"), email)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server/servertest"
 	"github.com/gatehouse/gatehouse/storage"
+	"github.com/gatehouse/gatehouse/tenant"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
@@ -97,6 +98,19 @@ func (e *env) newRP(c storage.Client, secret, issuer string) *rp {
 		verifier: p.Verifier(&oidc.Config{ClientID: c.ID, SupportedSigningAlgs: []string{"RS256", "ES256"}}),
 		ctx:      ctx,
 	}
+}
+
+// newTenant creates tenant id with its signing keys and returns its context.
+func (e *env) newTenant(id string) context.Context {
+	e.t.Helper()
+	if err := e.in.Store().CreateTenant(e.in.Ctx(), storage.Tenant{ID: id, Name: id}); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx := tenant.With(e.in.Ctx(), id)
+	if err := e.in.Services().Provider.Keys.Ensure(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return ctx
 }
 
 // authRequest is one authorization request of the relying party.

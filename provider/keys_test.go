@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/server/servertest"
 	"github.com/gatehouse/gatehouse/storage"
-	"github.com/gatehouse/gatehouse/tenant"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
@@ -266,13 +265,7 @@ func TestDiscovery(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		if err := e.in.Store().CreateTenant(e.in.Ctx(), storage.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-			t.Fatal(err)
-		}
-		acme := tenant.With(e.in.Ctx(), "acme")
-		if err := e.in.Services().Provider.Keys.Ensure(acme); err != nil {
-			t.Fatal(err)
-		}
+		acme := e.newTenant("acme")
 		acmeURL := e.in.URL + "/t/acme"
 		a := e.rp.request()
 		b := servertest.NewBrowser(e.in.URL)
