@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,4 +110,57 @@ func failedLogins(t *testing.T, ctx context.Context, store *sqlstore.Store, user
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// TestConcurrentSignUpsOneEmail: several accounts created at once with one
+// email address, spelled differently (case, surrounding spaces): exactly
+// one is created, with one password; every other attempt is
+// EMAIL_ALREADY_EXISTS (409), never a 500, on both backends.
+func TestConcurrentSignUpsOneEmail(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			store := storagetest.Open(t, backend)
+			ctx := storagetest.Ctx(t)
+			svc := &Service{Store: store, Hasher: NewHasher(fast, 8, time.Minute), Policy: DefaultPasswordPolicy, Now: time.Now}
+			spellings := []string{"grace@example.com", "Grace@Example.com", " grace@example.com", "GRACE@EXAMPLE.COM",
+				"grace@example.com", "grace@EXAMPLE.com", "Grace@example.com ", "grace@example.COM"}
+			errs := make([]error, len(spellings))
+			ids := make([]string, len(spellings))
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, e := range spellings {
+				wg.Go(func() {
+					<-start
+					u, err := svc.CreateUser(ctx, NewUser{Email: e, Password: "correct horse battery staple"})
+					ids[i], errs[i] = u.ID, err
+				})
+			}
+			close(start)
+			wg.Wait()
+			var created string
+			for i, err := range errs {
+				var ce *catalog.Error
+				switch {
+				case err == nil:
+					if created != "" {
+						t.Fatalf("two accounts for one email: %s and %s", created, ids[i])
+					}
+					created = ids[i]
+				case errors.As(err, &ce) && ce.Code == catalog.EmailAlreadyExists.Code && ce.Status == 409:
+				default:
+					t.Errorf("sign-up %q: %v, want EMAIL_ALREADY_EXISTS", spellings[i], err)
+				}
+			}
+			if created == "" {
+				t.Fatal("no account created")
+			}
+			if u, err := svc.Authenticate(ctx, "grace@example.com", "correct horse battery staple"); err != nil || u.ID != created {
+				t.Fatalf("sign in after the race: %+v, %v; want account %s", u, err, created)
+			}
+			registered, err := store.ListEvents(ctx, storage.EventFilter{Type: events.UserRegistered})
+			if err != nil || len(registered) != 1 {
+				t.Fatalf("%d user.registered events (%v), want 1", len(registered), err)
+			}
+		})
+	}
 }
