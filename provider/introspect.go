@@ -23,6 +23,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithHint("Introspection requires client authentication with HTTP Basic."), "")
 		return
 	}
+	if err := p.clientRequest(r); err != nil {
+		p.writeJSONError(w, r, "introspect", err, "")
+		return
+	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
 	if err != nil {
 		// The outermost fosite error says what failed; the chain below it

@@ -118,7 +118,7 @@ func New(d Deps) *Provider {
 		ttl = time.Second
 	}
 	cache := &clientCache{db: d.Store, ttl: ttl, now: d.Now}
-	p.store = &fositeStore{db: d.Store, ring: d.Ring, clients: cache}
+	p.store = &fositeStore{db: d.Store, ring: d.Ring, clients: cache, now: d.Now}
 	p.Keys = &Keys{Store: d.Store, Ring: d.Ring, Now: d.Now, Log: d.Log,
 		Retention: max(d.Lifetimes.IDToken, d.Lifetimes.AccessToken) + time.Hour}
 	p.signer = &Signer{Keys: p.Keys}

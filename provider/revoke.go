@@ -17,20 +17,30 @@ import (
 // storage errors behind 200, so the answer is written here.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := r.ParseForm(); err != nil {
-		p.writeJSONError(w, r, "revoke", fosite.ErrInvalidRequest.WithWrap(err), "")
-		return
-	}
-	// The client first (RFC 7009 §2.1): a caller that is not one costs a
-	// client lookup (cached) and an HMAC, and no token read.
-	if _, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+	if err := p.clientRequest(r); err != nil {
 		p.writeJSONError(w, r, "revoke", err, "")
 		return
 	}
-	err := p.Store.InTx(ctx, func(ctx context.Context) error {
+	// The client first (RFC 7009 §2.1), and once: a caller that is not one
+	// costs a client lookup (cached) and an HMAC, and no token read; a
+	// client assertion is used up by its first check, so the revocation
+	// runs fosite's handlers itself (as NewRevocationRequest would, after
+	// authenticating again) with the client authenticated here.
+	ctx = context.WithValue(ctx, fosite.RequestContextKey, r)
+	c, err := p.oauth.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		p.writeJSONError(w, r, "revoke", assertionError(r, err), "")
+		return
+	}
+	token, hint := r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint"))
+	if token == "" {
+		p.writeJSONError(w, r, "revoke", fosite.ErrInvalidRequest.WithHint("The token parameter is missing."), "")
+		return
+	}
+	err = p.Store.InTx(ctx, func(ctx context.Context) error {
 		// Look the token up first, only to record whose grant ends.
-		_, known, _ := p.oauth.IntrospectToken(ctx, r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint")), newSession())
-		if err := p.oauth.NewRevocationRequest(ctx, r); err != nil {
+		_, known, _ := p.oauth.IntrospectToken(ctx, token, hint, newSession())
+		if err := p.revokeWith(ctx, token, hint, c); err != nil {
 			return err
 		}
 		if known == nil || known.GetClient() == nil {
@@ -58,4 +68,24 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// revokeWith runs fosite's revocation handlers for token on behalf of the
+// authenticated client c: what NewRevocationRequest does after its own
+// client authentication.
+func (p *Provider) revokeWith(ctx context.Context, token string, hint fosite.TokenType, c fosite.Client) error {
+	found := false
+	for _, h := range p.oauth.Config.GetRevocationHandlers(ctx) {
+		switch err := h.RevokeToken(ctx, token, hint, c); {
+		case err == nil:
+			found = true
+		case errors.Is(err, fosite.ErrUnknownRequest):
+		default:
+			return err
+		}
+	}
+	if !found {
+		return fosite.ErrInvalidRequest
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ type fositeStore struct {
 	// codeSignature is the strategy's: the OIDC session is looked up by the
 	// raw code, and lives in the code's row, keyed by its signature.
 	codeSignature func(ctx context.Context, code string) string
+	now           func() time.Time
 }
 
 var (
@@ -215,9 +216,19 @@ func (f *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 // one jti cannot both pass.
 func (f *fositeStore) ClientAssertionJWTValid(context.Context, string) error { return nil }
 
+// maxAssertionLifetime bounds a client assertion's exp (fosite bounds
+// nothing): a jti is remembered until exp, so an assertion valid for years
+// would be kept for years, and one valid past the year 294247 overflowed
+// the stored time and could be replayed.
+const maxAssertionLifetime = time.Hour
+
 // SetClientAssertionJWT records a private_key_jwt assertion's jti until it
-// expires; a jti seen before is fosite.ErrJTIKnown.
+// expires; a jti seen before is fosite.ErrJTIKnown. An assertion that
+// expires more than maxAssertionLifetime from now is refused.
 func (f *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	if exp.After(f.now().Add(maxAssertionLifetime)) {
+		return fosite.ErrInvalidClient.WithHintf("The client_assertion must expire within %s.", maxAssertionLifetime)
+	}
 	err := f.db.UseJTI(ctx, hashSignature(jti), exp)
 	if errors.Is(err, storage.ErrConflict) {
 		return fosite.ErrJTIKnown

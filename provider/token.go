@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/consent"
@@ -17,11 +18,24 @@ import (
 // runs in one transaction (FOSITE.md §3).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx, loaded := withLoadSlot(r.Context())
-	grant := r.PostFormValue("grant_type")
+	if err := p.clientRequest(r); err != nil {
+		p.tokenError(w, r, nil, "", err)
+		return
+	}
+	grant := r.PostForm.Get("grant_type")
+	switch {
+	case grant == GrantAuthorizationCode, grant == GrantRefreshToken, grant == GrantClientCredentials:
+	case strings.TrimSpace(grant) == "", strings.ContainsAny(grant, " \t"):
+		p.tokenError(w, r, nil, grant, fosite.ErrInvalidRequest.WithHint("The grant_type parameter must be one grant type."))
+		return
+	default:
+		p.tokenError(w, r, nil, grant, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type %q is not supported.", grant))
+		return
+	}
 	oauth := p.forGrant(grant)
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
-		p.tokenError(w, r, ar, grant, err)
+		p.tokenError(w, r, ar, grant, assertionError(r, err))
 		return
 	}
 	c := ar.GetClient().(*client)
@@ -101,6 +115,13 @@ func (p *Provider) clientCredentials(ctx context.Context, ar fosite.AccessReques
 // failing revokes the whole family. The ID token claims are refreshed from
 // the live account; sub, auth_time and sid stay those of the sign-in.
 func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester, c *client, sess *Session, loaded *loads) error {
+	// RFC 6749 §6: a refresh may not ask for a scope the grant does not
+	// have (fosite ignores the parameter; the grant's scopes are issued).
+	for _, s := range fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " ")) {
+		if !ar.GetGrantedScopes().Has(s) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q was not granted to this refresh token.", s)
+		}
+	}
 	if sess.UserID == "" {
 		return nil
 	}
