@@ -28,6 +28,10 @@ import (
 // browser to the login or consent step, which move it on with Continue.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if err := p.strictRedirectURI(r); err != nil {
+		p.authorizeError(w, r, nil, err)
+		return
+	}
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
@@ -384,4 +388,74 @@ func (p *Provider) userSession(ctx context.Context, ar fosite.Requester, c *clie
 func (p *Provider) redirectTo(w http.ResponseWriter, r *http.Request, path string) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, tenant.PathPrefix(tenantID(r.Context()))+path, http.StatusSeeOther)
+}
+
+// strictRedirectURI refuses, before fosite sees the request, a redirect_uri
+// that is not byte for byte one the client registered, but for the port of
+// a registered http://127.0.0.1 or http://[::1] URI (RFC 8252 §7.3,
+// SECURITY.md). fosite's loopback rule compares only host, decoded path
+// and query: it let the scheme's case, percent-encoding, an empty query or
+// fragment, user info and even http for a registered https URI through.
+// An unknown client and a missing redirect_uri are left to the checks that
+// follow.
+func (p *Provider) strictRedirectURI(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("The request could not be read.").WithWrap(err)
+	}
+	requested := r.Form.Get("redirect_uri")
+	if requested == "" {
+		return nil
+	}
+	c, err := p.store.GetClient(r.Context(), r.Form.Get("client_id"))
+	if err != nil {
+		if errors.Is(err, storage.ErrUnavailable) {
+			return err
+		}
+		return nil // fosite answers for an unknown client
+	}
+	if !redirectURIAllowed(requested, c.GetRedirectURIs()) {
+		return fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect urls.")
+	}
+	return nil
+}
+
+// redirectURIAllowed reports whether requested is one of registered, byte
+// for byte, or differs from a registered loopback URI only in the port.
+func redirectURIAllowed(requested string, registered []string) bool {
+	reqHost, reqRest, reqLoopback := splitLoopback(requested)
+	for _, reg := range registered {
+		if requested == reg {
+			return true
+		}
+		if host, rest, ok := splitLoopback(reg); ok && reqLoopback && host == reqHost && rest == reqRest {
+			return true
+		}
+	}
+	return false
+}
+
+// splitLoopback splits an http://127.0.0.1 or http://[::1] URI into that
+// prefix and what follows its port (which may be absent).
+func splitLoopback(u string) (host, rest string, ok bool) {
+	for _, h := range []string{"http://127.0.0.1", "http://[::1]"} {
+		rest, found := strings.CutPrefix(u, h)
+		if !found {
+			continue
+		}
+		if port, ok := strings.CutPrefix(rest, ":"); ok {
+			i := 0
+			for i < len(port) && port[i] >= '0' && port[i] <= '9' {
+				i++
+			}
+			if i == 0 {
+				return "", "", false
+			}
+			rest = port[i:]
+		}
+		if rest != "" && rest[0] != '/' && rest[0] != '?' {
+			return "", "", false
+		}
+		return h, rest, true
+	}
+	return "", "", false
 }

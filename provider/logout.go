@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/pages"
 	"github.com/gatehouse/gatehouse/storage"
 )
@@ -44,8 +45,9 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	confirmed := false
 	if r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes" {
+		// With no session there is nothing to end, and nothing to protect.
 		device := p.Cookies.ExistingDevice(r)
-		if !p.CSRF.Check(device, "logout", r.PostForm.Get("csrf_token")) {
+		if current != nil && !p.CSRF.Check(device, logoutPurpose(ctx, current), r.PostForm.Get("csrf_token")) {
 			p.Pages.RenderError(w, r, catalog.InvalidRequest.WithDetail("field", "csrf_token").WithMessage("The form expired. Please try again."), "")
 			return
 		}
@@ -54,7 +56,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	hintMatches := lr.hintSubject != "" && (current == nil || current.UserID == lr.hintSubject)
 	if !confirmed && !hintMatches && current != nil {
 		device := p.Cookies.Device(w, r)
-		p.Pages.Render(w, r, pages.Logout, p.CSRF.Token(device, "logout"),
+		p.Pages.Render(w, r, pages.Logout, p.CSRF.Token(device, logoutPurpose(ctx, current)),
 			map[string]any{"Account": current.User.Email, "Params": flatten(lr.params)}, nil)
 		return
 	}
@@ -143,4 +145,12 @@ func flatten(v url.Values) map[string]string {
 		out[k] = v.Get(k)
 	}
 	return out
+}
+
+// logoutPurpose binds the confirm form's CSRF token to the tenant and the
+// session it ends: the device cookie is shared by every tenant, and a
+// token taken from one tenant's page (or before signing in again) must not
+// end another session.
+func logoutPurpose(ctx context.Context, s *login.Session) string {
+	return "logout|" + tenantID(ctx) + "|" + s.ID
 }
