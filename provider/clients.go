@@ -253,8 +253,11 @@ func NewClientID() string {
 // HTTP Basic without form-encoding).
 func NewClientSecret() string { return web.RandomToken(32) }
 
-// Create registers a client and returns it with its secret (empty for
-// public clients). The secret is shown once; only its keyed hash is kept.
+// Create registers a client and returns it with its secret: empty for
+// public clients and for private_key_jwt ones, which authenticate with
+// their key only (a secret would be a second, weaker way in, at the
+// introspection endpoint's HTTP Basic). The secret is shown once; only its
+// keyed hash is kept.
 func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (storage.Client, string, error) {
 	spec = spec.withDefaults()
 	if err := spec.Validate(); err != nil {
@@ -264,7 +267,7 @@ func (cs *Clients) Create(ctx context.Context, spec ClientSpec) (storage.Client,
 	c := toClient(spec)
 	c.ID, c.CreatedAt, c.UpdatedAt = NewClientID(), now, now
 	var secret string
-	if !spec.Public {
+	if hasSecret(c) {
 		secret = NewClientSecret()
 		c.SecretHash = cs.Ring.MAC(keyring.PurposeClientSecret, []byte(secret))
 	}
@@ -324,6 +327,9 @@ func (cs *Clients) Update(ctx context.Context, id string, change func(*ClientSpe
 		}
 		next := toClient(spec)
 		next.ID, next.SecretHash, next.CreatedAt, next.UpdatedAt = cur.ID, cur.SecretHash, cur.CreatedAt, cs.Now().UTC()
+		if !hasSecret(next) {
+			next.SecretHash = nil // moved to private_key_jwt: the secret stops working
+		}
 		if err := cs.Store.UpdateClient(ctx, next); err != nil {
 			return err
 		}
@@ -345,6 +351,9 @@ func (cs *Clients) RotateSecret(ctx context.Context, id string) (string, error) 
 		}
 		if c.Public {
 			return catalog.InvalidRequest.WithMessage("a public client has no secret").WithDetail("field", "client_id")
+		}
+		if !hasSecret(c) {
+			return catalog.InvalidRequest.WithMessage("a private_key_jwt client has no secret: it authenticates with its keys").WithDetail("field", "client_id")
 		}
 		c.SecretHash, c.UpdatedAt = cs.Ring.MAC(keyring.PurposeClientSecret, []byte(secret)), cs.Now().UTC()
 		if err := cs.Store.UpdateClient(ctx, c); err != nil {
@@ -378,4 +387,9 @@ func (cs *Clients) forget(ctx context.Context, id string) {
 	if cs.cache != nil {
 		cs.cache.forget(ctx, id)
 	}
+}
+
+// hasSecret reports whether a client authenticates with a secret.
+func hasSecret(c storage.Client) bool {
+	return !c.Public && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT && c.TokenEndpointAuthMethod != AuthNone
 }

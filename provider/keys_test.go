@@ -443,7 +443,8 @@ func TestBearerAndIntrospectionAuth(t *testing.T) {
 }
 
 // TestPrivateKeyJWT: client authentication with a signed assertion (RFC
-// 7523); a replayed jti is refused.
+// 7523); a replayed jti is refused. Such a client has no secret: none at
+// creation, and the old one stops working when a client moves to it.
 func TestPrivateKeyJWT(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
@@ -453,8 +454,8 @@ func TestPrivateKeyJWT(t *testing.T) {
 		spec := machine("opaque", "RS256")
 		spec.AuthMethod, spec.JWKS = provider.AuthPrivateKeyJWT, jwks
 		c, secret := e.in.CreateClient(t, e.in.Ctx(), spec)
-		if secret == "" {
-			t.Log("confidential private_key_jwt client also got a secret")
+		if secret != "" {
+			t.Fatal("a private_key_jwt client got a secret: a second, weaker way in")
 		}
 		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
 		assertion := func(jti string, aud string) string {
@@ -480,6 +481,25 @@ func TestPrivateKeyJWT(t *testing.T) {
 		}
 		if resp, body := post(t, tokenURL, form(assertion("jti-2", "https://elsewhere.example/token")), "", ""); resp.StatusCode != 401 {
 			t.Errorf("assertion for another audience: %d %v", resp.StatusCode, body)
+		}
+
+		// A client moved to private_key_jwt loses its secret, everywhere
+		// (introspection takes any client's HTTP Basic).
+		m, msecret := e.in.CreateClient(t, e.in.Ctx(), machine("opaque", "RS256"))
+		probe := url.Values{"token": {"gh_at_unknown.token"}}
+		if resp, _ := post(t, e.in.URL+"/oauth2/introspect", probe, m.ID, msecret); resp.StatusCode != 200 {
+			t.Fatalf("introspection with the secret before the move: %d", resp.StatusCode)
+		}
+		if _, err := e.in.Services().Provider.Clients.Update(e.in.Ctx(), m.ID, func(s *provider.ClientSpec) {
+			s.AuthMethod, s.JWKS = provider.AuthPrivateKeyJWT, jwks
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := post(t, e.in.URL+"/oauth2/introspect", probe, m.ID, msecret); resp.StatusCode != 401 || body["error"] != "invalid_client" {
+			t.Errorf("introspection with the secret after the move to private_key_jwt: %d %v", resp.StatusCode, body)
+		}
+		if _, err := e.in.Services().Provider.Clients.RotateSecret(e.in.Ctx(), m.ID); err == nil {
+			t.Error("a private_key_jwt client was given a secret by rotate-secret")
 		}
 	})
 }

@@ -255,6 +255,10 @@ func printSecret(w io.Writer, asJSON bool, id, secret string, public bool) error
 		fmt.Fprintln(w, "\nA public client has no secret: it authenticates with none and must use PKCE.")
 		return nil
 	}
+	if secret == "" {
+		fmt.Fprintln(w, "\nThis client has no secret: it authenticates with private_key_jwt (its registered keys).")
+		return nil
+	}
 	fmt.Fprintf(w, "client_secret: %s\n", secret)
 	fmt.Fprintln(w, "\nThe client secret is shown only this once; keep it now (gatehouse clients rotate-secret replaces a lost one).")
 	return nil
