@@ -1089,6 +1089,17 @@ func TestAdversarialRedirectURITricks(t *testing.T) {
 			t.Fatal(err)
 		}
 		errorPage(t, "redirect_uri twice, unregistered first", res, "/oauth2/auth", "INVALID_REQUEST", http.StatusBadRequest)
+		// Registered first: still refused (RFC 6749 §3.1), never a code.
+		res, err = servertest.NewBrowser(e.in.URL).Get(e.in.URL + "/oauth2/auth?" + rest + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errorPage(t, "redirect_uri twice, registered first", res, "/oauth2/auth", "INVALID_REQUEST", http.StatusBadRequest)
+		res, err = servertest.NewBrowser(e.in.URL).Get(e.in.URL + "/oauth2/auth?" + rest + "&state=second")
+		if err != nil {
+			t.Fatal(err)
+		}
+		errorPage(t, "state twice", res, "/oauth2/auth", "INVALID_REQUEST", http.StatusBadRequest)
 		for _, tc := range []struct{ client, redirect string }{
 			{e.client.ID, "http://127.0.0.1:9999@evil.example/"},
 			{e.client.ID, "http://127.0.0.1:9999@evil.example/callback"},

@@ -396,11 +396,17 @@ func (p *Provider) redirectTo(w http.ResponseWriter, r *http.Request, path strin
 // SECURITY.md). fosite's loopback rule compares only host, decoded path
 // and query: it let the scheme's case, percent-encoding, an empty query or
 // fragment, user info and even http for a registered https URI through.
-// An unknown client and a missing redirect_uri are left to the checks that
-// follow.
+// A parameter given twice is refused the same way (RFC 6749 §3.1), as
+// fosite would take the first. An unknown client and a missing
+// redirect_uri are left to the checks that follow.
 func (p *Provider) strictRedirectURI(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return fosite.ErrInvalidRequest.WithHint("The request could not be read.").WithWrap(err)
+	}
+	for k, v := range r.Form { // RFC 6749 §3.1: no parameter more than once
+		if len(v) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is given more than once.", k)
+		}
 	}
 	requested := r.Form.Get("redirect_uri")
 	if requested == "" {
