@@ -115,6 +115,11 @@ func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error)
 		// characters. Anything else can never match a verifier.
 		return a, fosite.ErrInvalidRequest.WithHint("The code_challenge must be the unpadded base64url SHA-256 of the verifier: 43 characters.")
 	}
+	// fosite refuses a nonce under 8 characters when it signs the ID token,
+	// at the token endpoint: refused here, before the user signs in.
+	if n := form.Get("nonce"); n != "" && len(n) < minParameterEntropy {
+		return a, fosite.ErrInvalidRequest.WithHintf("The nonce must be at least %d characters.", minParameterEntropy)
+	}
 	if a.has("none") && len(a.prompt) > 1 {
 		return a, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
 	}
@@ -133,6 +138,10 @@ func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error)
 	}
 	return a, nil
 }
+
+// minParameterEntropy is the shortest state and nonce accepted (fosite's
+// default, 8 characters).
+const minParameterEntropy = fosite.MinParameterEntropy
 
 // maxMaxAge caps max_age (about 68 years): larger values would overflow
 // a time.Duration, here and in fosite, and turn into "sign in again".
@@ -352,7 +361,8 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 
 // grantAudience grants the requested audiences (fosite checked them against
 // the client's), or all of the client's when none was requested, so RFC 9068
-// access tokens always carry an aud.
+// access tokens always carry an aud (a client with JWT access tokens must
+// register one).
 func grantAudience(ar fosite.Requester, c *client) {
 	aud := ar.GetRequestedAudience()
 	if len(aud) == 0 {

@@ -142,6 +142,11 @@ func (s ClientSpec) Validate() error {
 	if s.AccessTokenFormat != "opaque" && s.AccessTokenFormat != "jwt" {
 		bad("access_token_format", "want opaque or jwt, got %q", s.AccessTokenFormat)
 	}
+	if s.AccessTokenFormat == "jwt" && len(s.Audience) == 0 {
+		// RFC 9068 §2.2: aud is required, and names the resource servers
+		// that must accept the token; there is no sensible default.
+		bad("audience", "JWT access tokens need at least one audience (the APIs that accept them)")
+	}
 	if len(problems) > 0 {
 		return catalog.InvalidRequest.WithMessage(strings.Join(problems, "; ")).WithDetail("field", strings.SplitN(problems[0], ":", 2)[0])
 	}

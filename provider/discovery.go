@@ -64,7 +64,7 @@ func DiscoveryFor(iss string) Discovery {
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-			"at_hash", "name", "given_name", "family_name", "updated_at", "email", "email_verified", "phone_number",
+			"at_hash", "jti", "rat", "name", "given_name", "family_name", "updated_at", "email", "email_verified", "phone_number",
 			"phone_number_verified"},
 		ClaimTypesSupported:                        []string{"normal"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},

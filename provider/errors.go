@@ -56,6 +56,17 @@ var rfcErrors = map[string]bool{
 	"registration_not_supported": true, "unsupported_token_type": true, "invalid_token": true, "insufficient_scope": true,
 }
 
+// authorizeErrors are the codes an authorization response may carry (RFC
+// 6749 §4.1.2.1, OIDC Core §3.1.2.6); invalid_grant and the like are the
+// token endpoint's.
+var authorizeErrors = map[string]bool{
+	"invalid_request": true, "unauthorized_client": true, "access_denied": true, "unsupported_response_type": true,
+	"invalid_scope": true, "server_error": true, "temporarily_unavailable": true, "interaction_required": true,
+	"login_required": true, "account_selection_required": true, "consent_required": true, "invalid_request_uri": true,
+	"invalid_request_object": true, "request_not_supported": true, "request_uri_not_supported": true,
+	"registration_not_supported": true,
+}
+
 // standardError maps fosite's own error names onto the RFC ones.
 func standardError(rfc *fosite.RFC6749Error) (string, int) {
 	if rfcErrors[rfc.ErrorField] {
@@ -103,6 +114,9 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, r *http.Request, endpoi
 // (validated) redirect URI with state and iss (RFC 6749 §4.1.2.1, RFC 9207).
 func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	pe := toProtocol(err, "")
+	if !authorizeErrors[pe.Error] {
+		pe.Error = "invalid_request" // a short state, an unsupported response_mode: fosite names of its own
+	}
 	p.logProtocol(r.Context(), "authorize", pe, err)
 	u := *ar.GetRedirectURI()
 	q := u.Query()

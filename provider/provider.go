@@ -138,7 +138,7 @@ func New(d Deps) *Provider {
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.ExactAudienceMatchingStrategy,
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
-		MinParameterEntropy:            fosite.MinParameterEntropy,
+		MinParameterEntropy:            minParameterEntropy,
 		RedirectSecureChecker:          redirectSecure,
 		AllowedPromptValues:            []string{"login", "none", "consent"},
 		IDTokenIssuer:                  d.Issuer,

@@ -348,8 +348,9 @@ func TestClientsLifecycle(t *testing.T) {
 		if !c.secretMatches(a.ClientID, a.ClientSecret) {
 			t.Fatal("update changed the secret")
 		}
-		c.ok("clients", "update", "--audience", "", "--skip-consent=false", a.ClientID)
-		if got := c.getClient(a.ClientID); len(got.Audience) != 0 || got.SkipConsent {
+		c.fail(1, []string{"audience", "JWT access tokens"}, "clients", "update", "--audience", "", a.ClientID)
+		c.ok("clients", "update", "--audience", "", "--access-token-format", "opaque", "--skip-consent=false", a.ClientID)
+		if got := c.getClient(a.ClientID); len(got.Audience) != 0 || got.SkipConsent || got.AccessTokenFormat != "opaque" {
 			t.Fatalf("clearing audience and skip-consent: %+v", got)
 		}
 		c.fail(1, []string{"redirect_uri", "fragment"}, "clients", "update", a.ClientID, "--redirect-uri", "https://a.example.com/#x")
