@@ -25,6 +25,11 @@ import (
 //     signature, but hands the error on bare, which would be a 500.
 //     Refusing on the unverified claims first grants nothing.
 func (p *Provider) clientRequest(r *http.Request) error {
+	// ParseForm first: ParseMultipartForm drops its error when the body is
+	// not multipart (a malformed or oversized form would pass half read).
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("The request body could not be read as a form.").WithWrap(err)
+	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.").WithWrap(err)
 	}

@@ -33,7 +33,7 @@ func toProtocol(err error, code catalog.Code) protocolError {
 		return protocolError{Error: e.ErrorField, Description: e.GetDescription(), Code: string(catalog.ServiceUnavailable.Code), status: http.StatusServiceUnavailable}
 	}
 	var rfc *fosite.RFC6749Error
-	if !errors.As(err, &rfc) {
+	if !errors.As(err, &rfc) || errors.Is(err, errServerFailure) {
 		rfc = fosite.ErrServerError
 	}
 	if rfc.CodeField == http.StatusInternalServerError || rfc.ErrorField == fosite.ErrServerError.ErrorField {

@@ -45,6 +45,9 @@ var (
 	// errCodeRedeemed: the code was redeemed by a concurrent request between
 	// our read and our write; the token endpoint treats it as a replay.
 	errCodeRedeemed = errors.New("authorization code already redeemed")
+	// errServerFailure marks a failure of ours under whatever fosite makes
+	// of it (it calls any client lookup failure invalid_client).
+	errServerFailure = errors.New("server failure")
 	// errRefreshRaced: a concurrent refresh rotated the token first.
 	errRefreshRaced = errors.New("refresh token rotated by a concurrent request")
 )
@@ -205,10 +208,16 @@ func (f *fositeStore) codeRow(ctx context.Context, key string) (storage.Token, e
 // GetClient returns a client of the ctx tenant (from the short-lived cache).
 func (f *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := f.clients.get(ctx, id)
-	if err != nil {
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrUnavailable):
 		return nil, toFosite(err)
+	default:
+		// fosite makes any error here invalid_client; marked, it is the
+		// server's failure it is (toProtocol).
+		return nil, fmt.Errorf("%w: %w", errServerFailure, err)
 	}
-	return c, nil
 }
 
 // ClientAssertionJWTValid always passes: the check and the recording are

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -78,6 +79,12 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		if len(r.TransferEncoding) > 0 {
+			// A chunked request may have come with a Content-Length too,
+			// which Go drops before the handler sees it (RFC 9112 §6.1 asks
+			// to close then): never serve a request pipelined behind one.
+			w.Header().Set("Connection", "close")
+		}
 		rec := &recorder{ResponseWriter: w}
 		r = r.WithContext(web.WithRequestID(r.Context(), id))
 		r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
@@ -89,7 +96,7 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					catalog.WriteJSON(rec, catalog.Internal, id)
+					writeInternal(rec, r, id)
 				}
 			}
 			status := rec.status
@@ -101,7 +108,7 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			elapsed := time.Since(start)
-			s.metrics.requests.WithLabelValues(listener, route, r.Method, strconv.Itoa(status)).Inc()
+			s.metrics.requests.WithLabelValues(listener, route, methodLabel(r.Method), strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(listener, route).Observe(elapsed.Seconds())
 			// The path only: a query string can carry codes and tokens.
 			log.InfoContext(r.Context(), "http request",
@@ -111,6 +118,34 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// methodLabel bounds the method label: Go accepts any token as a method,
+// and a label per made-up method would grow the metrics without end.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// writeInternal answers a panic: an RFC 6749 error on the protocol's JSON
+// endpoints (server_error, with INTERNAL as error_code), the catalog
+// envelope elsewhere.
+func writeInternal(w http.ResponseWriter, r *http.Request, id string) {
+	p := r.URL.Path
+	if i := strings.Index(p, "/oauth2/"); i >= 0 {
+		p = p[i:]
+	}
+	switch {
+	case p == "/oauth2/token", p == "/oauth2/introspect", p == "/oauth2/revoke", strings.HasSuffix(p, "/userinfo"):
+		web.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error",
+			"error_description": "The server failed to answer; request id " + id + ".", "error_code": string(catalog.Internal.Code)})
+	default:
+		catalog.WriteJSON(w, catalog.Internal, id)
+	}
 }
 
 func newRequestID() string {
@@ -150,6 +185,15 @@ func (s *Server) readyGate(next http.Handler) http.Handler {
 	})
 }
 
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux does.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
 // tenantRouter serves /t/{tenant}/… for that tenant (with the prefix
 // stripped) and everything else for the default tenant; the tenant travels
 // in ctx. An unknown or disabled tenant is TENANT_NOT_FOUND. The default
@@ -187,6 +231,15 @@ func (s *Server) tenantRouter(next http.Handler) http.Handler {
 		}
 		if rec != nil {
 			rec.tenant = id
+		}
+		// ServeMux redirects a path with // or dot segments to its clean
+		// form; it would do so without the tenant's prefix (another
+		// tenant's endpoint), so that redirect is made here.
+		if clean := cleanPath("/" + after); clean != "/"+after {
+			u := *r.URL
+			u.Path, u.RawPath = "/t/"+id+clean, ""
+			http.Redirect(w, r, u.RequestURI(), http.StatusTemporaryRedirect)
+			return
 		}
 		r2 := new(http.Request)
 		*r2 = *r
