@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/login/commonpw"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
@@ -31,14 +32,17 @@ type Store interface {
 	AppendEvent(ctx context.Context, e storage.Event) error
 }
 
-// PasswordPolicy bounds new passwords (NIST SP 800-63B: length, no
-// composition rules, no silent truncation).
+// PasswordPolicy bounds new passwords (NIST SP 800-63B-4 §3.1.1.2:
+// length, no composition rules, no silent truncation, and not one of the
+// commonly used passwords).
 type PasswordPolicy struct {
 	Min, Max int // in characters after NFC normalisation
 }
 
-// DefaultPasswordPolicy allows 8 to 256 characters.
-var DefaultPasswordPolicy = PasswordPolicy{Min: 8, Max: 256}
+// DefaultPasswordPolicy allows 15 to 256 characters: NIST SP 800-63B-4
+// asks for 15 when the password is the only factor, as it is here until
+// second factors come (8 is its minimum when one is required).
+var DefaultPasswordPolicy = PasswordPolicy{Min: 15, Max: 256}
 
 // Service is accounts and authentication.
 type Service struct {
@@ -65,6 +69,8 @@ func NormalizeEmail(email string) (string, error) {
 func (p PasswordPolicy) CheckPassword(password, email string) error {
 	n := utf8.RuneCountInString(norm.NFC.String(password))
 	switch {
+	case commonpw.Contains(password): // first: the strongest reason to pick another
+		return catalog.InvalidPassword.WithDetail("reason", "common")
 	case n < p.Min:
 		return catalog.InvalidPassword.WithDetail("reason", "too_short").WithDetail("min", p.Min).WithDetail("max", p.Max)
 	case n > p.Max:

@@ -402,7 +402,7 @@ func TestUsersCreate(t *testing.T) {
 			UserID string `json:"user_id"`
 			Email  string `json:"email"`
 		}
-		c.okJSON(&u, "users", "create", "--email", "Ann@Example.com", "--password", "correct horse", "--name", "Ann", "--verified", "--json")
+		c.okJSON(&u, "users", "create", "--email", "Ann@Example.com", "--password", "correct horse battery", "--name", "Ann", "--verified", "--json")
 		if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(u.UserID) || u.Email != "Ann@Example.com" {
 			t.Fatalf("users create --json: %+v", u)
 		}
@@ -414,10 +414,10 @@ func TestUsersCreate(t *testing.T) {
 
 		c.fail(1, []string{"EMAIL_ALREADY_EXISTS", "already exists"}, "users", "create", "--email", "ann@example.COM", "--password", "another password")
 		c.fail(1, []string{"INVALID_PASSWORD", "too_short"}, "users", "create", "--email", "bob@example.com", "--password", "short")
-		c.fail(1, []string{"INVALID_EMAIL"}, "users", "create", "--email", "not-an-email", "--password", "long enough")
+		c.fail(1, []string{"INVALID_EMAIL"}, "users", "create", "--email", "not-an-email", "--password", "long enough to pass")
 
 		// --password-stdin: the first line, without its line break.
-		code, out, errs := c.runIn("stdin secret 1\r\nsecond line\n", "users", "create", "--email", "carol@example.com", "--password-stdin")
+		code, out, errs := c.runIn("stdin secret number 1\r\nsecond line\n", "users", "create", "--email", "carol@example.com", "--password-stdin")
 		m := regexp.MustCompile(`^user_id: (\S+)\n$`).FindStringSubmatch(out)
 		if code != 0 || m == nil {
 			t.Fatalf("--password-stdin: exit %d, %q, %q", code, out, errs)
@@ -431,7 +431,7 @@ func TestUsersCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := login.NewHasher(login.DefaultArgon2, 0, 0)
-		for pw, want := range map[string]bool{"stdin secret 1": true, "stdin secret 1\r": false, "stdin secret 1\r\nsecond line": false} {
+		for pw, want := range map[string]bool{"stdin secret number 1": true, "stdin secret number 1\r": false, "stdin secret number 1\r\nsecond line": false} {
 			if ok, _, err := h.Verify(ctx, cred.Secret, pw); err != nil || ok != want {
 				t.Errorf("password %q verifies %v, want %v (%v)", pw, ok, want, err)
 			}
@@ -439,7 +439,7 @@ func TestUsersCreate(t *testing.T) {
 		c.failIn("", 1, []string{"--password-stdin", "no password"}, "users", "create", "--email", "dan@example.com", "--password-stdin")
 		c.fail(2, []string{"--password or --password-stdin"}, "users", "create", "--email", "dan@example.com")
 		c.fail(2, []string{"not both"}, "users", "create", "--email", "dan@example.com", "--password", "x", "--password-stdin")
-		c.fail(2, []string{"--email is required"}, "users", "create", "--password", "long enough")
+		c.fail(2, []string{"--email is required"}, "users", "create", "--password", "long enough to pass")
 		if _, err := s.GetUserByEmail(ctx, "dan@example.com"); err == nil {
 			t.Fatal("a failed create stored the user")
 		}
@@ -568,7 +568,7 @@ func TestAdminTenants(t *testing.T) {
 		for _, args := range [][]string{
 			{"clients", "list"}, {"clients", "create", "--name", "x", "--grant-type", "client_credentials"},
 			{"clients", "get", "abc"}, {"clients", "update", "abc", "--name", "y"}, {"clients", "delete", "abc"},
-			{"clients", "rotate-secret", "abc"}, {"users", "create", "--email", "a@example.com", "--password", "long enough"},
+			{"clients", "rotate-secret", "abc"}, {"users", "create", "--email", "a@example.com", "--password", "long enough to pass"},
 			{"keys", "list"}, {"keys", "rotate"},
 		} {
 			c.fail(1, []string{`--tenant: no tenant "nosuch"`}, append(args, "--tenant", "nosuch")...)
@@ -589,8 +589,8 @@ func TestAdminTenants(t *testing.T) {
 		if len(def) != 0 {
 			t.Fatalf("default tenant lists acme's client: %+v", def)
 		}
-		c.ok("users", "create", "--tenant", "acme", "--email", "a@example.com", "--password", "long enough")
-		c.ok("users", "create", "--email", "a@example.com", "--password", "long enough") // another tenant, another account
+		c.ok("users", "create", "--tenant", "acme", "--email", "a@example.com", "--password", "long enough to pass")
+		c.ok("users", "create", "--email", "a@example.com", "--password", "long enough to pass") // another tenant, another account
 		var rot []rotation
 		c.okJSON(&rot, "keys", "rotate", "--tenant", "acme", "--alg", "ES256", "--force", "--json")
 		if len(c.keys()) != 0 {
@@ -625,7 +625,7 @@ func TestAdminConfig(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &cli{t: t, vars: tc.vars}
-			for _, args := range [][]string{{"clients", "list"}, {"users", "create", "--email", "a@example.com", "--password", "long enough"}, {"keys", "list"}} {
+			for _, args := range [][]string{{"clients", "list"}, {"users", "create", "--email", "a@example.com", "--password", "long enough to pass"}, {"keys", "list"}} {
 				c.fail(1, []string{tc.want}, args...)
 			}
 		})

@@ -37,7 +37,8 @@ Prefer --password-stdin: it reads the password from the first line of
 standard input (the line break is not part of it), so the password stays out
 of the shell history and the process list, e.g.
   printf '%s\n' "$PASSWORD" | gatehouse users create --email a@example.com --password-stdin
-Passwords are 8 to 256 characters and must not be the email address.
+Passwords are 15 to 256 characters, must not be the email address and must
+not be one of the 100,000 most common passwords.
 ` + adminCommonHelp
 
 func runUsersCreate(ctx context.Context, e *env, args []string) error {
