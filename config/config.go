@@ -267,10 +267,15 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("--config %s: %w", path, err)
 		}
+		// One document: what follows a "---" would be silently ignored.
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("--config %s: one YAML document only (a second one follows \"---\")", path)
+		}
 		var top map[string]yaml.Node
 		_ = yaml.Unmarshal(raw, &top)
 		for _, v := range vars {
-			if _, ok := top[v.yaml]; ok {
+			if yamlHas(top, v.yaml) {
 				c.markSet(v.name)
 			}
 		}
@@ -287,6 +292,21 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 		c.markSet(v.name)
 	}
 	return c, joinOneLine(errs)
+}
+
+// yamlHas reports whether the top-level mapping sets key, a dotted path
+// for nested keys ("tokens.session_ttl").
+func yamlHas(top map[string]yaml.Node, key string) bool {
+	first, rest, nested := strings.Cut(key, ".")
+	n, ok := top[first]
+	if !nested || !ok {
+		return ok
+	}
+	var sub map[string]yaml.Node
+	if n.Decode(&sub) != nil {
+		return false
+	}
+	return yamlHas(sub, rest)
 }
 
 func (c *Config) markSet(name string) {
@@ -366,7 +386,7 @@ func (c *Config) validateIssuer(bad func(key, format string, a ...any)) {
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		bad(key, "want an absolute https URL, got %q", c.Issuer)
-	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+	case strings.ContainsAny(c.Issuer, "?#") || u.User != nil: // an empty ? or # too
 		bad(key, "must have no query, fragment or user info (OIDC Discovery §3)")
 	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !c.Dev:
 		bad(key, "http:// is allowed only on loopback (localhost, 127.0.0.1, [::1]) or with --dev; use https")
@@ -382,9 +402,21 @@ func (c *Config) validateTokens(bad func(key, format string, a ...any)) {
 		"GATEHOUSE_ID_TOKEN_TTL":           t.IDTokenTTL,
 		"GATEHOUSE_SESSION_TTL":            t.SessionTTL,
 	}
+	// Upper bounds: a signing key stays published for the longest token
+	// lifetime plus an hour, and a lifetime near time.Duration's limit
+	// overflowed that sum (keys retired in the past, unpublished at once).
+	longest := map[string]time.Duration{
+		"GATEHOUSE_ACCESS_TOKEN_TTL":  24 * time.Hour,
+		"GATEHOUSE_REFRESH_TOKEN_TTL": 10 * 365 * 24 * time.Hour,
+		"GATEHOUSE_ID_TOKEN_TTL":      24 * time.Hour,
+		"GATEHOUSE_SESSION_TTL":       10 * 365 * 24 * time.Hour,
+	}
 	for _, k := range slices.Sorted(maps.Keys(positive)) {
-		if positive[k] <= 0 {
+		switch max, bounded := longest[k]; {
+		case positive[k] <= 0:
 			bad(k, "must be positive, got %s", positive[k])
+		case bounded && positive[k] > max:
+			bad(k, "must be at most %s, got %s", max, positive[k])
 		}
 	}
 	if t.AuthorizationCodeTTL > 10*time.Minute {

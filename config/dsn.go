@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -39,21 +40,38 @@ func ParseDSN(s string) (DSN, error) {
 		}
 		return DSN{Backend: "postgres", URL: s}, nil
 	}
-	scheme, _, ok := strings.Cut(s, ":")
-	if !ok {
-		scheme = s
+	// The scheme only, and only when it looks like one: a key=value DSN
+	// ("host=db password=…") has none, and must not be echoed.
+	scheme, _, _ := strings.Cut(s, ":")
+	if !schemePattern.MatchString(scheme) {
+		return DSN{}, fmt.Errorf("unknown scheme (the value is not shown: it may hold a password; want postgres://, postgresql://, sqlite:PATH or memory)")
 	}
 	return DSN{}, fmt.Errorf("unknown scheme %q (want postgres://, postgresql://, sqlite:PATH or memory)", scheme)
 }
 
-// Redacted returns the DSN with any password replaced, for logs and banners.
+// schemePattern is a URL scheme (RFC 3986 §3.1), short.
+var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,31}$`)
+
+// Redacted returns the DSN with any password replaced, for logs and
+// banners: in the user info and in a password (or sslpassword) query
+// parameter. A DSN that is not a URL is not shown at all.
 func Redacted(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+	if err != nil {
+		return "(unparsable DSN)"
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }

@@ -131,7 +131,9 @@ func (s ClientSpec) Validate() error {
 	if s.Public && slices.Contains(s.GrantTypes, GrantClientCredentials) {
 		bad("grant_type", "client_credentials needs a confidential client")
 	}
-	if s.AuthMethod == AuthPrivateKeyJWT {
+	// Keys are checked whatever the method: a client never registers
+	// private key material (it would be stored and shown back).
+	if s.AuthMethod == AuthPrivateKeyJWT || len(s.JWKS) > 0 {
 		if err := validateJWKS(s.JWKS); err != nil {
 			bad("jwks", "%v", err)
 		}
@@ -212,9 +214,16 @@ func validateJWKS(raw json.RawMessage) error {
 		return fmt.Errorf("not a JWK set: %v", err)
 	}
 	usable := 0
+	kids := map[string]bool{}
 	for _, k := range set.Keys {
 		if !k.IsPublic() {
 			return errors.New("holds a private key; register public keys only")
+		}
+		if k.KeyID != "" {
+			if kids[k.KeyID] {
+				return fmt.Errorf("two keys with kid %q (RFC 7517 §4.5: distinct kids)", k.KeyID)
+			}
+			kids[k.KeyID] = true
 		}
 		if k.Use == "sig" {
 			usable++
