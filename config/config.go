@@ -235,11 +235,11 @@ var vars = []envVar{
 	{"GATEHOUSE_HASH_CONCURRENCY", "passwords.hash_concurrency", intVar(func(c *Config) *int { return &c.Passwords.Concurrency }), "password hashes running at once (0: one per CPU)"},
 	{"GATEHOUSE_PPROF", "pprof", boolVar(func(c *Config) *bool { return &c.Pprof }), "serve /debug/pprof/ on the admin listener (true | false)"},
 	{"GATEHOUSE_JANITOR_INTERVAL", "janitor_interval", duration(func(c *Config) *time.Duration { return &c.JanitorInterval }), "how often serve deletes expired rows (0: off; else ≥ 1m)"},
-	{"GATEHOUSE_ACCESS_TOKEN_TTL", "tokens.access_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AccessTokenTTL }), "access token lifetime"},
-	{"GATEHOUSE_REFRESH_TOKEN_TTL", "tokens.refresh_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.RefreshTokenTTL }), "refresh token lifetime"},
+	{"GATEHOUSE_ACCESS_TOKEN_TTL", "tokens.access_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AccessTokenTTL }), "access token lifetime (at most 24h)"},
+	{"GATEHOUSE_REFRESH_TOKEN_TTL", "tokens.refresh_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.RefreshTokenTTL }), "refresh token lifetime (at most 10 years)"},
 	{"GATEHOUSE_AUTHORIZATION_CODE_TTL", "tokens.authorization_code_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.AuthorizationCodeTTL }), "authorization code lifetime (≤ 10m)"},
-	{"GATEHOUSE_ID_TOKEN_TTL", "tokens.id_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.IDTokenTTL }), "ID token lifetime"},
-	{"GATEHOUSE_SESSION_TTL", "tokens.session_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.SessionTTL }), "browser sign-in session lifetime"},
+	{"GATEHOUSE_ID_TOKEN_TTL", "tokens.id_token_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.IDTokenTTL }), "ID token lifetime (at most 24h)"},
+	{"GATEHOUSE_SESSION_TTL", "tokens.session_ttl", duration(func(c *Config) *time.Duration { return &c.Tokens.SessionTTL }), "browser sign-in session lifetime (at most 10 years)"},
 	{"GATEHOUSE_KEY_ROTATION_PERIOD", "tokens.key_rotation_period", duration(func(c *Config) *time.Duration { return &c.Tokens.KeyRotationPeriod }), "automatic signing-key rotation period (0: off)"},
 }
 
