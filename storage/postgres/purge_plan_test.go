@@ -15,18 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// purgeIndexes is the index each purge batch must range-scan.
-var purgeIndexes = map[storage.PurgeTarget]string{
-	storage.PurgeCodes:                "oauth2_code_expires",
-	storage.PurgeAccessTokens:         "oauth2_access_expires",
-	storage.PurgeRefreshTokens:        "oauth2_refresh_expires",
-	storage.PurgeJTIs:                 "oauth2_jti_expires",
-	storage.PurgeFlows:                "auth_flows_expires",
-	storage.PurgeLoginSessions:        "login_sessions_expires",
-	storage.PurgeRevokedLoginSessions: "login_sessions_revoked",
-	storage.PurgeDeliveredEvents:      "events_delivered",
-}
-
 // seedPlanRows: a client and a user, then 5,000 rows in each purge table
 // that is not a token table, part of them past the cutoff.
 var seedPlanRows = []string{
@@ -74,7 +62,7 @@ func TestPurgeBatchesAreIndexRangeScans(t *testing.T) {
 		}
 		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 			plan := explain(t, ctx, conn, mode, q, cutoff)
-			idx := purgeIndexes[target]
+			idx := storagetest.PurgeIndexes[target]
 			if !strings.Contains(plan, "Index Scan using "+idx+" on") && !strings.Contains(plan, "Bitmap Index Scan on "+idx+" ") {
 				t.Errorf("%s (%s): the rows are not found by a range scan of %s:\n%s", target, mode, idx, plan)
 			}

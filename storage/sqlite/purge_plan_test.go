@@ -13,18 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/storage/storagetest"
 )
 
-// purgeIndexes is the index each purge batch must range-scan.
-var purgeIndexes = map[storage.PurgeTarget]string{
-	storage.PurgeCodes:                "oauth2_code_expires",
-	storage.PurgeAccessTokens:         "oauth2_access_expires",
-	storage.PurgeRefreshTokens:        "oauth2_refresh_expires",
-	storage.PurgeJTIs:                 "oauth2_jti_expires",
-	storage.PurgeFlows:                "auth_flows_expires",
-	storage.PurgeLoginSessions:        "login_sessions_expires",
-	storage.PurgeRevokedLoginSessions: "login_sessions_revoked",
-	storage.PurgeDeliveredEvents:      "events_delivered",
-}
-
 // TestPurgeBatchesAreIndexRangeScans checks SQLite's plan of every purge
 // batch: a range scan of the time column's index for the keys (no sort:
 // the index gives the order), then one primary-key lookup per key; never a
@@ -66,7 +54,7 @@ func TestPurgeBatchesAreIndexRangeScans(t *testing.T) {
 		}
 		_ = rows.Close()
 		text := strings.Join(plan, "\n")
-		idx := purgeIndexes[target]
+		idx := storagetest.PurgeIndexes[target]
 		pk := "SEARCH " + target.Table() + " USING INDEX sqlite_autoindex_" + target.Table() + "_1 ("
 		if !strings.Contains(text, "USING INDEX "+idx+" (") || !strings.Contains(text, pk) || strings.Contains(text, "SCAN "+target.Table()) ||
 			strings.Contains(text, "TEMP B-TREE FOR ORDER BY") {

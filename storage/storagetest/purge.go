@@ -534,3 +534,17 @@ func testPurgeRowChangedMeanwhile(t *testing.T, s storage.Store) {
 		t.Fatalf("jti recorded again until %s was purged: a replay is accepted (err = %v)", now.Add(time.Hour), err)
 	}
 }
+
+// PurgeIndexes is the index each purge batch must range-scan (00002: *_expires;
+// 00003: the partial revoked_at and delivered_at indexes); both backends
+// check their plans against it.
+var PurgeIndexes = map[storage.PurgeTarget]string{
+	storage.PurgeCodes:                "oauth2_code_expires",
+	storage.PurgeAccessTokens:         "oauth2_access_expires",
+	storage.PurgeRefreshTokens:        "oauth2_refresh_expires",
+	storage.PurgeJTIs:                 "oauth2_jti_expires",
+	storage.PurgeFlows:                "auth_flows_expires",
+	storage.PurgeLoginSessions:        "login_sessions_expires",
+	storage.PurgeRevokedLoginSessions: "login_sessions_revoked",
+	storage.PurgeDeliveredEvents:      "events_delivered",
+}
