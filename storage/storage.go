@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -123,7 +124,7 @@ func PurgeTargets() []PurgeTarget {
 func PurgeTables() []string {
 	var out []string
 	for _, t := range PurgeTargets() {
-		if len(out) == 0 || out[len(out)-1] != t.Table() {
+		if !slices.Contains(out, t.Table()) {
 			out = append(out, t.Table())
 		}
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/gatehouse/gatehouse/storage"
 )
 
-// purgeSpec is what a purge target deletes: the table, its primary key and
-// the indexed time column compared with the cutoff.
+// purgeSpec is what a purge target deletes (from target.Table()): the
+// table's primary key and the indexed time column compared with the cutoff.
 type purgeSpec struct {
-	table, key, column string
+	table, key, column string // table: target.Table(), filled in by init
 }
 
 // purgeSpecs is the whitelist of purge targets. Every column here has an
@@ -22,14 +22,21 @@ type purgeSpec struct {
 // 00003: login_sessions_revoked and events_delivered, partial indexes on
 // the NOT NULL rows).
 var purgeSpecs = map[storage.PurgeTarget]purgeSpec{
-	storage.PurgeCodes:                {"oauth2_code", "signature", "expires_at"},
-	storage.PurgeAccessTokens:         {"oauth2_access", "signature", "expires_at"},
-	storage.PurgeRefreshTokens:        {"oauth2_refresh", "signature", "expires_at"},
-	storage.PurgeJTIs:                 {"oauth2_jti", "tenant_id, jti_hash", "expires_at"},
-	storage.PurgeFlows:                {"auth_flows", "tenant_id, id", "expires_at"},
-	storage.PurgeLoginSessions:        {"login_sessions", "tenant_id, id", "expires_at"},
-	storage.PurgeRevokedLoginSessions: {"login_sessions", "tenant_id, id", "revoked_at"},
-	storage.PurgeDeliveredEvents:      {"events", "id", "delivered_at"},
+	storage.PurgeCodes:                {key: "signature", column: "expires_at"},
+	storage.PurgeAccessTokens:         {key: "signature", column: "expires_at"},
+	storage.PurgeRefreshTokens:        {key: "signature", column: "expires_at"},
+	storage.PurgeJTIs:                 {key: "tenant_id, jti_hash", column: "expires_at"},
+	storage.PurgeFlows:                {key: "tenant_id, id", column: "expires_at"},
+	storage.PurgeLoginSessions:        {key: "tenant_id, id", column: "expires_at"},
+	storage.PurgeRevokedLoginSessions: {key: "tenant_id, id", column: "revoked_at"},
+	storage.PurgeDeliveredEvents:      {key: "id", column: "delivered_at"},
+}
+
+func init() {
+	for target, p := range purgeSpecs {
+		p.table = target.Table()
+		purgeSpecs[target] = p
+	}
 }
 
 // purgeSQL is one batch of p: the subquery takes the keys of at most batch
@@ -92,37 +99,27 @@ func (s *Store) Purge(ctx context.Context, target storage.PurgeTarget, before ti
 	q := purgeSQL(p, batch)
 	cutoff := ts(before)
 	var n int64
-	var err error
-	for attempt := 1; attempt <= s.maxTxAttempts; attempt++ {
+	err := s.retrySerialization(ctx, "purge batch of "+string(target), 5*time.Millisecond, func() error {
+		var err error
 		n, err = s.b.Exec(ctx, q, cutoff)
-		err = s.b.Translate(err)
-		if !errors.Is(err, storage.ErrSerialization) || ctx.Err() != nil {
-			return n, err
-		}
-		s.log.DebugContext(ctx, "retrying purge batch", "target", string(target), "attempt", attempt, "err", err)
-		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+		return s.b.Translate(err)
+	})
+	if errors.Is(err, storage.ErrSerialization) {
+		return 0, err
 	}
-	return 0, err
+	return n, err
 }
 
-// CountRows counts the rows of every purge table, across tenants. The table
-// names come from purgeSpecs, the whitelist, taken in pass order with each
-// table once (storage.PurgeTables: the two login-session targets share one).
+// CountRows counts the rows of every purge table, across tenants (the
+// names are storage.PurgeTables, a fixed list, never input).
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, target := range storage.PurgeTargets() {
-		p, ok := purgeSpecs[target]
-		if !ok {
-			return nil, fmt.Errorf("storage: unknown purge target %q", target) // unreachable: the list is fixed
-		}
-		if _, done := out[p.table]; done {
-			continue
-		}
+	for _, table := range storage.PurgeTables() {
 		var n int64
-		if err := s.queryRow(ctx, `SELECT count(*) FROM `+p.table).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count %s: %w", p.table, err)
+		if err := s.queryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", table, err)
 		}
-		out[p.table] = n
+		out[table] = n
 	}
 	return out, nil
 }

@@ -156,14 +156,27 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		}
 		return nil
 	}
+	return s.retrySerialization(ctx, "transaction", 2*time.Millisecond, func() error { return s.runTx(ctx, fn) })
+}
+
+// retrySerialization runs fn up to maxTxAttempts times while it fails
+// with a serialization failure or deadlock, waiting attempt² × unit
+// between tries, or less if ctx ends (InTx and Purge).
+func (s *Store) retrySerialization(ctx context.Context, what string, unit time.Duration, fn func() error) error {
 	var err error
 	for attempt := 1; attempt <= s.maxTxAttempts; attempt++ {
-		err = s.runTx(ctx, fn)
+		err = fn()
 		if !errors.Is(err, storage.ErrSerialization) || ctx.Err() != nil {
 			return err
 		}
-		s.log.DebugContext(ctx, "retrying transaction", "attempt", attempt, "err", err)
-		time.Sleep(time.Duration(attempt*attempt) * 2 * time.Millisecond)
+		s.log.DebugContext(ctx, "retrying "+what, "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Duration(attempt*attempt) * unit)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
 	return err
 }
