@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/storage"
@@ -16,7 +15,6 @@ import (
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	GetGrant(ctx context.Context, userID, clientID string) (storage.Grant, error)
-	GetUserGrant(ctx context.Context, userID, clientID string) (storage.User, storage.Grant, error)
 	UpsertGrant(ctx context.Context, g storage.Grant) error
 	DeleteGrant(ctx context.Context, userID, clientID string) error
 	AppendEvent(ctx context.Context, e storage.Event) error
@@ -25,30 +23,13 @@ type Store interface {
 // Service remembers consent decisions per (account, client, scopes).
 type Service struct {
 	Store Store
-	// Now is the clock (account suspensions end).
-	Now func() time.Time
 }
 
 // ErrNotGranted: the user's grant to the client no longer covers the scopes
 // (revoked, or narrowed).
 var ErrNotGranted = errors.New("consent: the grant no longer covers these scopes")
 
-// Check is what a refresh needs to know, in one query: the account may
-// still sign in (else USER_NOT_FOUND or its status error, from package
-// login) and its grant to the client still covers scopes (else
-// ErrNotGranted). It returns the account, for fresh claims.
-func (s *Service) Check(ctx context.Context, userID, clientID string, scopes []string) (storage.User, error) {
-	u, g, err := s.Store.GetUserGrant(ctx, userID, clientID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return u, catalog.UserNotFound.Wrap(err)
-	}
-	if err != nil {
-		return u, err
-	}
-	return u, Evaluate(u, g, scopes, s.Now())
-}
-
-// Evaluate is Check's decision on an account and its grant already loaded
+// Evaluate decides a refresh on an account and its grant already loaded
 // (the provider loads them with the refresh token, in one query): nil, the
 // account's status error, or ErrNotGranted.
 func Evaluate(u storage.User, g storage.Grant, scopes []string, now time.Time) error {

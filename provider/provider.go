@@ -40,9 +40,6 @@ type BrowserSessions interface {
 type Grants interface {
 	Covers(ctx context.Context, userID, clientID string, scopes []string) (bool, error)
 	Remember(ctx context.Context, userID, clientID string, scopes []string, auto bool) error
-	// Check is the refresh check in one query: the account may sign in and
-	// its grant still covers scopes (consent.ErrNotGranted otherwise).
-	Check(ctx context.Context, userID, clientID string, scopes []string) (storage.User, error)
 }
 
 // Lifetimes are the token lifetimes.
@@ -199,14 +196,6 @@ func New(d Deps) *Provider {
 		p.byGrant[grant] = &fosite.Fosite{Store: f.Store, Config: &tenantConfig{Config: &c, issuer: d.Issuer}}
 	}
 	return p
-}
-
-// forGrant returns the fosite that handles grant at the token endpoint.
-func (p *Provider) forGrant(grant string) *fosite.Fosite {
-	if f, ok := p.byGrant[grant]; ok {
-		return f
-	}
-	return p.oauth
 }
 
 // redirectSecure is fosite's check for prompt=none with public clients: the

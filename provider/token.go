@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -23,8 +24,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
+	oauth, ok := p.byGrant[grant] // one fosite per grant, with only its handlers
 	switch {
-	case grant == GrantAuthorizationCode, grant == GrantRefreshToken, grant == GrantClientCredentials:
+	case ok:
 	case strings.TrimSpace(grant) == "", strings.ContainsAny(grant, " \t"):
 		p.tokenError(w, r, nil, grant, fosite.ErrInvalidRequest.WithHint("The grant_type parameter must be one grant type."))
 		return
@@ -32,7 +34,6 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.tokenError(w, r, nil, grant, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type %q is not supported.", grant))
 		return
 	}
-	oauth := p.forGrant(grant)
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		p.tokenError(w, r, ar, grant, assertionError(r, err))
@@ -40,12 +41,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	c := ar.GetClient().(*client)
 	sess := ar.GetSession().(*Session)
-	switch {
-	case ar.GetGrantTypes().ExactOne(GrantClientCredentials):
+	switch grant {
+	case GrantClientCredentials:
 		err = p.clientCredentials(ctx, ar, c, sess)
-	case ar.GetGrantTypes().ExactOne(GrantRefreshToken):
+	case GrantRefreshToken:
 		err = p.refreshChecks(ctx, ar, c, sess, loaded)
-	case ar.GetGrantTypes().ExactOne(GrantAuthorizationCode):
+	case GrantAuthorizationCode:
 		if _, aerr := p.Accounts.Active(ctx, sess.UserID); aerr != nil {
 			err = accountError(aerr)
 			if !errors.Is(aerr, storage.ErrUnavailable) {
@@ -59,7 +60,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp fosite.AccessResponder
-	if ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+	if grant == GrantClientCredentials {
 		// One insert: no transaction needed (two fewer round trips).
 		resp, err = oauth.NewAccessResponse(ctx, ar)
 	} else {
@@ -125,14 +126,13 @@ func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester,
 	if sess.UserID == "" {
 		return nil
 	}
-	var u storage.User
-	var err error
-	if loaded.ok && loaded.user.ID == sess.UserID {
-		// Loaded with the token, in this request: no second query.
-		u, err = loaded.user, consent.Evaluate(loaded.user, loaded.grant, ar.GetGrantedScopes(), p.Now())
-	} else {
-		u, err = p.Grants.Check(ctx, sess.UserID, c.ID, ar.GetGrantedScopes())
+	// The account and its grant were read with the refresh token, in one
+	// query (GetRefreshWithAccount joins them): no second read.
+	if !loaded.ok || loaded.user.ID != sess.UserID {
+		return fmt.Errorf("%w: refresh token %s read without its account", errServerFailure, ar.GetID())
 	}
+	u := loaded.user
+	err := consent.Evaluate(u, loaded.grant, ar.GetGrantedScopes(), p.Now())
 	switch {
 	case errors.Is(err, storage.ErrUnavailable):
 		return err

@@ -44,7 +44,7 @@ func NewServices(cfg config.Config, store storage.Store, ring *keyring.Keyring, 
 		Policy: login.DefaultPasswordPolicy, Now: now, Log: logging.Area(log, "login"), SessionTTL: cfg.Tokens.SessionTTL}
 	s.Sessions = &login.Sessions{Service: s.Accounts, Cookies: s.Cookies}
 	s.Flows = &flow.Service{Store: store, Now: now}
-	s.Consent = &consent.Service{Store: store, Now: now}
+	s.Consent = &consent.Service{Store: store}
 	s.Provider = provider.New(provider.Deps{
 		Store: store, Ring: ring, Accounts: s.Accounts, Sessions: s.Sessions, Grants: s.Consent, Flows: s.Flows,
 		Pages: renderer, Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "provider"), Now: now,
