@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -153,14 +154,8 @@ func isS256Challenge(c string) bool {
 	if len(c) != 43 {
 		return false
 	}
-	for i := 0; i < len(c); i++ {
-		switch b := c[i]; {
-		case b >= 'A' && b <= 'Z', b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == '-', b == '_':
-		default:
-			return false
-		}
-	}
-	return true
+	_, err := base64.RawURLEncoding.DecodeString(c)
+	return err == nil
 }
 
 // errHintIssuer: an id_token_hint signed with this issuer's keys but
@@ -413,10 +408,8 @@ func (p *Provider) strictRedirectURI(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return fosite.ErrInvalidRequest.WithHint("The request could not be read.").WithWrap(err)
 	}
-	for k, v := range r.Form { // RFC 6749 §3.1: no parameter more than once
-		if len(v) > 1 {
-			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is given more than once.", k)
-		}
+	if err := singleValued(r.Form); err != nil {
+		return err
 	}
 	requested := r.Form.Get("redirect_uri")
 	if requested == "" {

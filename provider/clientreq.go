@@ -33,10 +33,8 @@ func (p *Provider) clientRequest(r *http.Request) error {
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.").WithWrap(err)
 	}
-	for k, v := range r.PostForm {
-		if len(v) > 1 {
-			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is given more than once.", k)
-		}
+	if err := singleValued(r.PostForm); err != nil {
+		return err
 	}
 	if id, secret, basic := r.BasicAuth(); basic {
 		if r.PostForm.Has("client_secret") || r.PostForm.Has("client_assertion") {
@@ -95,4 +93,15 @@ func assertionError(r *http.Request, err error) error {
 		return fosite.ErrInvalidClient.WithHint(rfc.HintField).WithWrap(err)
 	}
 	return err
+}
+
+// singleValued refuses a parameter given more than once (RFC 6749 §3.1,
+// §3.2): fosite would take the first.
+func singleValued(v url.Values) error {
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is given more than once.", k)
+		}
+	}
+	return nil
 }

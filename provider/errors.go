@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -59,13 +60,13 @@ var rfcErrors = map[string]bool{
 // authorizeErrors are the codes an authorization response may carry (RFC
 // 6749 §4.1.2.1, OIDC Core §3.1.2.6); invalid_grant and the like are the
 // token endpoint's.
-var authorizeErrors = map[string]bool{
-	"invalid_request": true, "unauthorized_client": true, "access_denied": true, "unsupported_response_type": true,
-	"invalid_scope": true, "server_error": true, "temporarily_unavailable": true, "interaction_required": true,
-	"login_required": true, "account_selection_required": true, "consent_required": true, "invalid_request_uri": true,
-	"invalid_request_object": true, "request_not_supported": true, "request_uri_not_supported": true,
-	"registration_not_supported": true,
-}
+var authorizeErrors = func() map[string]bool {
+	m := maps.Clone(rfcErrors)
+	for _, tokenOnly := range []string{"invalid_client", "invalid_grant", "unsupported_grant_type", "unsupported_token_type", "invalid_token", "insufficient_scope"} {
+		delete(m, tokenOnly)
+	}
+	return m
+}()
 
 // standardError maps fosite's own error names onto the RFC ones.
 func standardError(rfc *fosite.RFC6749Error) (string, int) {
