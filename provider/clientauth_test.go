@@ -529,9 +529,9 @@ func TestPrivateKeyJWTTenantAudience(t *testing.T) {
 // the others are 401 invalid_client, none a 500; a jti reused in a new
 // assertion (new iat, new signature) is caRefused as well. An assertion whose
 // exp lies far ahead (a year; the year 9999; 10^13 s, beyond what a
-// microsecond timestamp holds) is used at most once too: gatehouse sets no
-// bound on exp, so the first use may pass (200) or be caRefused (401), but
-// never 500, and the replay is always 401.
+// microsecond timestamp holds) is refused from its first use, 401
+// invalid_client: assertions must expire within an hour (store.go,
+// maxAssertionLifetime); an assertion 50 minutes ahead is still taken.
 func TestPrivateKeyJWTReplay(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
@@ -592,12 +592,24 @@ func TestPrivateKeyJWTReplay(t *testing.T) {
 		} {
 			assertion := k.good(caWith(k.claims(tokenURL), "exp", exp))
 			a := caPost(t, tokenURL, k.form(assertion), "")
-			if a.status != 200 && (a.status != 401 || a.str("error") != "invalid_client") {
-				t.Errorf("exp %s: first use %d %s, want 200 or 401 invalid_client", name, a.status, a.raw)
+			if a.status != 401 || a.str("error") != "invalid_client" {
+				t.Errorf("exp %s: first use %d %s, want 401 invalid_client (more than an hour ahead)", name, a.status, a.raw)
 			}
 			for i := range 2 {
 				caRefused(t, "exp "+name+": replay "+string(rune('1'+i)), caPost(t, tokenURL, k.form(assertion), ""), false)
 			}
+		}
+		within := k.good(caWith(k.claims(tokenURL), "exp", time.Now().Add(50*time.Minute).Unix()))
+		if a := caPost(t, tokenURL, k.form(within), ""); a.status != 200 {
+			t.Errorf("assertion expiring in 50 minutes: %d %s, want 200", a.status, a.raw)
+		}
+
+		// Revocation needs the token parameter (RFC 7009 §2.1).
+		rv = k.form(k.good(k.claims(tokenURL)))
+		rv.Del("grant_type")
+		rv.Del("scope")
+		if a := caPost(t, e.in.URL+"/oauth2/revoke", rv, ""); a.status != 400 || a.str("error") != "invalid_request" {
+			t.Errorf("revocation without a token: %d %s, want 400 invalid_request", a.status, a.raw)
 		}
 	})
 }

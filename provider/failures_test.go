@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -601,6 +602,44 @@ func TestDeletedClientTokens(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 		if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 401 {
 			t.Errorf("userinfo with a deleted client's token: %v %v", r.StatusCode, err)
+		}
+	})
+}
+
+// brokenClients fails every client lookup with an error that is neither
+// not-found nor an outage (a record that no longer decodes, say).
+type brokenClients struct {
+	storage.Store
+	fail atomic.Bool
+}
+
+func (b *brokenClients) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	if b.fail.Load() {
+		return storage.Client{}, errors.New("injected fault: client record does not decode")
+	}
+	return b.Store.GetClient(ctx, id)
+}
+
+// TestClientLookupFailure: a client lookup that fails for a reason of the
+// server's is 500 server_error (INTERNAL), not invalid_client: fosite calls
+// every lookup failure a bad client, which would hide the fault at debug
+// level behind a 401.
+func TestClientLookupFailure(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		var bc *brokenClients
+		e := newEnv(t, backend, withOptions(servertest.Options{WrapStore: func(s storage.Store) storage.Store {
+			bc = &brokenClients{Store: s}
+			return bc
+		}}))
+		m, secret := e.in.CreateClient(t, e.in.Ctx(), machine("opaque", "RS256"))
+		bc.fail.Store(true) // before any use: the client is not in the cache yet
+		resp, body := post(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, m.ID, secret)
+		if resp.StatusCode != 500 || body["error"] != "server_error" || body["error_code"] != "INTERNAL" {
+			t.Fatalf("token with the client lookup failing: %d %v, want 500 server_error INTERNAL", resp.StatusCode, body)
+		}
+		bc.fail.Store(false)
+		if resp, body := post(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, m.ID, secret); resp.StatusCode != 200 {
+			t.Fatalf("after the fault: %d %v", resp.StatusCode, body)
 		}
 	})
 }

@@ -1,0 +1,49 @@
+package provider
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/catalog"
+)
+
+// TestClientSpecValidateKeysAndAudience: a JWK set with two keys under one
+// kid, or with private key material, is refused whatever the
+// authentication method; JWT access tokens need an audience.
+func TestClientSpecValidateKeysAndAudience(t *testing.T) {
+	pub := map[string]any{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+		"y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "use": "sig", "kid": "k1", "alg": "ES256"}
+	priv := map[string]any{}
+	for k, v := range pub {
+		priv[k] = v
+	}
+	priv["d"], priv["kid"] = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI", "k2"
+	set := func(keys ...map[string]any) json.RawMessage {
+		raw, _ := json.Marshal(map[string]any{"keys": keys})
+		return raw
+	}
+	base := ClientSpec{Name: "App", RedirectURIs: []string{"https://app.example.com/cb"}, Scopes: []string{"openid"}}
+	for name, tc := range map[string]struct {
+		change func(*ClientSpec)
+		field  string
+	}{
+		"duplicate kid":                      {func(s *ClientSpec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, set(pub, pub) }, "jwks"},
+		"private key, private_key_jwt":       {func(s *ClientSpec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, set(pub, priv) }, "jwks"},
+		"private key, client_secret_basic":   {func(s *ClientSpec) { s.JWKS = set(priv) }, "jwks"},
+		"JWT access tokens without audience": {func(s *ClientSpec) { s.AccessTokenFormat = "jwt" }, "audience"},
+	} {
+		spec := base
+		tc.change(&spec)
+		err := spec.withDefaults().Validate()
+		ce, ok := err.(*catalog.Error)
+		if !ok || ce.Code != catalog.InvalidRequest.Code || !strings.Contains(ce.Message, tc.field) {
+			t.Errorf("%s: %v, want INVALID_REQUEST on %s", name, err, tc.field)
+		}
+	}
+	ok := base
+	ok.AuthMethod, ok.JWKS = AuthPrivateKeyJWT, set(pub)
+	if err := ok.withDefaults().Validate(); err != nil {
+		t.Errorf("a public signing key: %v", err)
+	}
+}
