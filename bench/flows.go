@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/oauth2"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -164,9 +163,8 @@ func expectJSON(resp *http.Response, raw []byte, status int, v any) error {
 
 // pkce returns a verifier and its S256 challenge.
 func pkce() (string, string) {
-	v := web.RandomToken(32)
-	sum := sha256.Sum256([]byte(v))
-	return v, base64.RawURLEncoding.EncodeToString(sum[:])
+	v := oauth2.GenerateVerifier()
+	return v, oauth2.S256ChallengeFromVerifier(v)
 }
 
 // app is a registered client as a relying party sees it.
@@ -299,6 +297,9 @@ func (k *jwks) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 		return jose.JSONWebKey{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return jose.JSONWebKey{}, fmt.Errorf("JWKS: status %d", resp.StatusCode)
+	}
 	var set jose.JSONWebKeySet
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return jose.JSONWebKey{}, err
