@@ -158,6 +158,19 @@ func StatusError(u storage.User, now time.Time) error {
 	return catalog.AccountInactive
 }
 
+// IsRefusal reports whether err is Active's answer for an account that may
+// not sign in (gone, inactive, suspended, banned, locked), as opposed to a
+// failure to find out.
+func IsRefusal(err error) bool {
+	for _, c := range []*catalog.Error{catalog.UserNotFound, catalog.AccountInactive, catalog.AccountSuspended,
+		catalog.AccountBanned, catalog.AccountLocked} {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // Active returns the account if it exists and may use its tokens and
 // sessions now; USER_NOT_FOUND or the status error otherwise.
 func (s *Service) Active(ctx context.Context, userID string) (storage.User, error) {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -83,8 +82,7 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request) (*Session, erro
 		return nil, nil
 	}
 	u, err := s.Service.Active(ctx, ls.UserID)
-	var ce *catalog.Error
-	if errors.As(err, &ce) && !errors.Is(err, storage.ErrUnavailable) {
+	if IsRefusal(err) {
 		return nil, nil // the account is gone or may not sign in: no session
 	}
 	if err != nil {
