@@ -96,7 +96,7 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeInternal(rec, r, id)
+					s.writeInternal(rec, r, id)
 				}
 			}
 			status := rec.status
@@ -131,20 +131,28 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// writeInternal answers a panic: an RFC 6749 error on the protocol's JSON
-// endpoints (server_error, with INTERNAL as error_code), the catalog
-// envelope elsewhere.
-func writeInternal(w http.ResponseWriter, r *http.Request, id string) {
+// writeInternal answers a panic in the shape the endpoint's callers read:
+// an RFC 6749 error on the protocol's JSON endpoints (server_error, with
+// INTERNAL as error_code), the error page on the pages a browser is sent to,
+// the catalog envelope elsewhere.
+func (s *Server) writeInternal(rec *recorder, r *http.Request, id string) {
 	p := r.URL.Path
-	if i := strings.Index(p, "/oauth2/"); i >= 0 {
-		p = p[i:]
+	if rest, ok := strings.CutPrefix(p, "/t/"); ok && rec.tenant != "" {
+		_, after, _ := strings.Cut(rest, "/")
+		p = "/" + after
 	}
-	switch {
-	case p == "/oauth2/token", p == "/oauth2/introspect", p == "/oauth2/revoke", strings.HasSuffix(p, "/userinfo"):
-		web.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error",
+	switch p {
+	case "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo":
+		web.WriteJSON(rec, http.StatusInternalServerError, map[string]string{"error": "server_error",
 			"error_description": "The server failed to answer; request id " + id + ".", "error_code": string(catalog.Internal.Code)})
+	case "/oauth2/auth", "/oauth2/sessions/logout", "/login", "/consent":
+		ctx := r.Context()
+		if rec.tenant != "" {
+			ctx = tenant.With(ctx, rec.tenant)
+		}
+		s.svc.Pages.RenderError(rec, r.WithContext(ctx), catalog.Internal, "")
 	default:
-		catalog.WriteJSON(w, catalog.Internal, id)
+		catalog.WriteJSON(rec, catalog.Internal, id)
 	}
 }
 

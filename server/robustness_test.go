@@ -862,7 +862,7 @@ func rbNoLeak(t *testing.T, what string, raw []byte) {
 // details.request_id is the X-Request-Id of the response (so support can
 // find the log line, which carries the stack), an unexpected error is the
 // same 500 INTERNAL, an unavailable store is 503 SERVICE_UNAVAILABLE with
-// Retry-After; on a page, an unexpected error is the 500 error page with
+// Retry-After; on a page, an unexpected error or a panic is the 500 error page with
 // data-error-code INTERNAL showing the request id; none of them shows the
 // panic value, the error text or a stack; and the server keeps serving.
 func TestRobustnessPanicRecovery(t *testing.T) {
@@ -910,6 +910,16 @@ func TestRobustnessPanicRecovery(t *testing.T) {
 		rbNoLeak(t, "login page with a failing store", raw)
 		if !strings.Contains(string(raw), "rb-page-500") || resp.Header.Get("X-Request-Id") != "rb-page-500" {
 			t.Errorf("500 page does not show its request id: %.400s", raw)
+		}
+		// A panic on a page a browser was sent to is the error page too,
+		// not JSON the user cannot read.
+		authz := "/oauth2/auth?response_type=code&client_id=panicclient&redirect_uri=" + url.QueryEscape("https://app.example/cb") +
+			"&scope=openid&state=s12345678&code_challenge=" + strings.Repeat("a", 43) + "&code_challenge_method=S256"
+		resp, raw = rbDo(t, http.MethodGet, in.URL+authz, nil, "X-Request-Id", "rb-page-recovered")
+		rbWantPage(t, "authorization with a panicking store", resp, raw, 500, "INTERNAL")
+		rbNoLeak(t, "authorization with a panicking store", raw)
+		if !strings.Contains(string(raw), "rb-page-recovered") {
+			t.Errorf("500 page after a panic does not show its request id: %.400s", raw)
 		}
 		if !in.Logs.Contains("panic serving request") || !in.Logs.Contains("request_id=rb-INTERNAL") {
 			t.Errorf("the panic was not logged with its request id")
