@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -15,6 +16,7 @@ import (
 // startProfile records a CPU profile of the server (admin /debug/pprof,
 // served when GATEHOUSE_PPROF=true) for the scenario's measured window.
 func (b *bench) startProfile(name string) func() {
+	stopSelf := b.profileSelf(name)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -30,6 +32,10 @@ func (b *bench) startProfile(name string) func() {
 			return
 		}
 		path := filepath.Join(b.o.out, name+".cpu.prof")
+		if err := os.MkdirAll(b.o.out, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			return
+		}
 		f, err := os.Create(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)
@@ -39,7 +45,33 @@ func (b *bench) startProfile(name string) func() {
 		_, _ = io.Copy(f, resp.Body)
 		fmt.Fprintln(os.Stderr, "wrote", path)
 	}()
-	return func() { <-done }
+	return func() { <-done; stopSelf() }
+}
+
+// profileSelf records the bench process's own CPU profile for the same
+// window (<scenario>.bench.cpu.prof): the load generator shares the cores,
+// so what it spends is CPU the server does not get.
+func (b *bench) profileSelf(name string) func() {
+	path := filepath.Join(b.o.out, name+".bench.cpu.prof")
+	if err := os.MkdirAll(b.o.out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		fmt.Fprintln(os.Stderr, "wrote", path)
+	}
 }
 
 // burst fires n password sign-ins at once and reports how they ended and

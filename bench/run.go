@@ -49,12 +49,29 @@ func run(ctx context.Context, o options) error {
 	rep.IdleRSSMB = float64(rss) / (1 << 20)
 	fmt.Fprintf(os.Stderr, "gatehouse pid %d on %s; idle RSS %.1f MB\n", srv.pid, o.db, rep.IdleRSSMB)
 
+	var names []string
 	for _, name := range strings.Split(o.scenarios, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
 		}
-		r, err := b.median(ctx, name, "")
+	}
+	paired := slices.Contains(names, "hash_only") && slices.Contains(names, "login")
+	for _, name := range names {
+		var r result
+		var err error
+		switch {
+		case paired && name == "hash_only":
+			continue // measured with login, below
+		case paired && name == "login":
+			var hash result
+			var ratio loginRatio
+			if hash, r, ratio, err = b.loginPairs(ctx); err == nil {
+				rep.Results = append(rep.Results, hash)
+				rep.Extra["login_ratio"] = ratio
+			}
+		default:
+			r, err = b.median(ctx, name, "")
+		}
 		if err != nil {
 			return err
 		}
@@ -79,6 +96,55 @@ func run(ctx context.Context, o options) error {
 	return writeReport(o.out, rep)
 }
 
+// loginRatio is login's rate as a share of hash_only's, per round and the
+// median of the rounds.
+type loginRatio struct {
+	Rounds []float64 `json:"rounds"`
+	Median float64   `json:"median"`
+}
+
+// loginPairs measures hash_only and login in alternation, -repeat rounds of
+// one each, and reports each one's median run and the ratio of every round:
+// the machine's speed drifts by more than the difference being measured, so
+// each login run is compared with the baseline measured just before it, not
+// with one taken minutes apart.
+func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio loginRatio, err error) {
+	var hashes, logins []result
+	for range max(b.o.repeat, 1) {
+		h, err := b.runScenario(ctx, "hash_only", "")
+		if err != nil {
+			return hash, login, ratio, err
+		}
+		l, err := b.runScenario(ctx, "login", "")
+		if err != nil {
+			return hash, login, ratio, err
+		}
+		hashes, logins = append(hashes, h), append(logins, l)
+		if h.RPS > 0 {
+			ratio.Rounds = append(ratio.Rounds, l.RPS/h.RPS)
+			fmt.Fprintf(os.Stderr, "login / hash_only this round: %.1f %%\n", 100*l.RPS/h.RPS)
+		}
+	}
+	sorted := slices.Clone(ratio.Rounds)
+	slices.Sort(sorted)
+	if len(sorted) > 0 {
+		ratio.Median = sorted[len(sorted)/2]
+	}
+	return medianOf(hashes), medianOf(logins), ratio, nil
+}
+
+// medianOf returns the run with the median req/s, noting the spread.
+func medianOf(runs []result) result {
+	runs = slices.Clone(runs)
+	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.RPS, b.RPS) })
+	m := runs[len(runs)/2]
+	if len(runs) > 1 {
+		m.Runs = len(runs)
+		m.MinRPS, m.MaxRPS = runs[0].RPS, runs[len(runs)-1].RPS
+	}
+	return m
+}
+
 // median runs a scenario -repeat times and returns the run with the median
 // req/s, noting the spread.
 func (b *bench) median(ctx context.Context, name, suffix string) (result, error) {
@@ -90,13 +156,7 @@ func (b *bench) median(ctx context.Context, name, suffix string) (result, error)
 		}
 		runs = append(runs, r)
 	}
-	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.RPS, b.RPS) })
-	m := runs[len(runs)/2]
-	if len(runs) > 1 {
-		m.Runs = len(runs)
-		m.MinRPS, m.MaxRPS = runs[0].RPS, runs[len(runs)-1].RPS
-	}
-	return m, nil
+	return medianOf(runs), nil
 }
 
 // settle gives every scenario the same start: no autovacuum or checkpoint
