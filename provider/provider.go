@@ -18,7 +18,6 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
 )
@@ -166,30 +165,15 @@ func New(d Deps) *Provider {
 	f.Config = &tenantConfig{Config: cfg, issuer: d.Issuer}
 	p.oauth = f
 	p.byGrant = map[string]*fosite.Fosite{}
-	for grant, keep := range map[string]func(fosite.TokenEndpointHandler) bool{
-		GrantAuthorizationCode: func(h fosite.TokenEndpointHandler) bool {
-			switch h.(type) {
-			case *oauth2.AuthorizeExplicitGrantHandler, *pkce.Handler, *openid.OpenIDConnectExplicitHandler:
-				return true
-			}
-			return false
-		},
-		GrantRefreshToken: func(h fosite.TokenEndpointHandler) bool {
-			switch h.(type) {
-			case *oauth2.RefreshTokenGrantHandler, *openid.OpenIDConnectRefreshHandler:
-				return true
-			}
-			return false
-		},
-		GrantClientCredentials: func(h fosite.TokenEndpointHandler) bool {
-			_, ok := h.(*oauth2.ClientCredentialsGrantHandler)
-			return ok
-		},
-	} {
+	for _, grant := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials} {
+		// Each handler says which grant it serves (fosite's own dispatch
+		// asks the same question of every handler on every request).
+		probe := fosite.NewAccessRequest(nil)
+		probe.GrantTypes = fosite.Arguments{grant}
 		c := *cfg
 		c.TokenEndpointHandlers = nil
 		for _, h := range cfg.TokenEndpointHandlers {
-			if keep(h) {
+			if h.CanHandleTokenEndpointRequest(context.Background(), probe) {
 				c.TokenEndpointHandlers = append(c.TokenEndpointHandlers, h)
 			}
 		}

@@ -1,0 +1,63 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/keyring"
+	"github.com/gatehouse/gatehouse/storage/storagetest"
+)
+
+// TestGrantDispatch checks the per-grant fosites the token endpoint uses:
+// each holds exactly the handlers of fosite's full list that serve its
+// grant, in the full list's order, and none of another grant's.
+func TestGrantDispatch(t *testing.T) {
+	store, _ := storagetest.SQLite(t)
+	ring, err := keyring.New([]string{benchSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Deps{Store: store, Ring: ring, Log: slog.New(slog.DiscardHandler), Now: time.Now, Issuer: benchIssuer,
+		Lifetimes: Lifetimes{AccessToken: time.Hour, RefreshToken: time.Hour, AuthorizationCode: time.Minute, IDToken: time.Hour}})
+	ctx := context.Background()
+	names := func(grant string) []string {
+		var out []string
+		for _, h := range p.byGrant[grant].Config.GetTokenEndpointHandlers(ctx) {
+			out = append(out, fmt.Sprintf("%T", h))
+		}
+		return out
+	}
+	want := map[string][]string{
+		GrantAuthorizationCode: {"*oauth2.AuthorizeExplicitGrantHandler", "*openid.OpenIDConnectExplicitHandler", "*pkce.Handler"},
+		GrantRefreshToken:      {"*oauth2.RefreshTokenGrantHandler", "*openid.OpenIDConnectRefreshHandler"},
+		GrantClientCredentials: {"*oauth2.ClientCredentialsGrantHandler"},
+	}
+	if len(p.byGrant) != len(want) {
+		t.Errorf("%d per-grant fosites, want %d", len(p.byGrant), len(want))
+	}
+	var all []string
+	for _, h := range p.oauth.Config.GetTokenEndpointHandlers(ctx) {
+		all = append(all, fmt.Sprintf("%T", h))
+	}
+	for grant, w := range want {
+		got := names(grant)
+		if !slices.Equal(slices.Sorted(slices.Values(got)), w) {
+			t.Errorf("%s: handlers %v, want %v", grant, got, w)
+		}
+		// Same relative order as fosite's full list (PKCE and OIDC run
+		// around the code handler as fosite composed them).
+		i := 0
+		for _, name := range all {
+			if i < len(got) && name == got[i] {
+				i++
+			}
+		}
+		if i != len(got) {
+			t.Errorf("%s: handlers %v not in the order of %v", grant, got, all)
+		}
+	}
+}
