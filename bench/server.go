@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -233,29 +232,60 @@ func procCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name (which may hold spaces) start at ")".
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
-	return time.Duration(utime+stime) * time.Second / clkTck, nil
+	return parseStatCPU(string(raw))
+}
+
+// parseStatCPU reads utime + stime from a /proc/<pid>/stat line. The
+// fields after the command name (which may hold spaces and parentheses)
+// start after its last ")"; utime and stime are the 14th and 15th fields
+// of the line, in clock ticks of USER_HZ, which Linux fixes at 100 for
+// every user-space interface whatever the kernel's HZ (sysconf(_SC_CLK_TCK)).
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc stat: no command name in %.80q", stat)
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc stat: %d fields after the command name, want at least 13", len(fields))
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc stat: %w", err)
+	}
+	const userHZ = 100
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
 }
 
 // procRSS returns VmRSS and VmHWM (peak) in bytes (/proc/<pid>/status).
 func procRSS(pid int) (rss, hwm int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		for key, dst := range map[string]*int64{"VmRSS:": &rss, "VmHWM:": &hwm} {
-			if strings.HasPrefix(line, key) {
-				kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-				*dst = kb * 1024
-			}
+	return parseStatusRSS(string(raw))
+}
+
+// parseStatusRSS reads VmRSS and VmHWM (kB) from /proc/<pid>/status.
+func parseStatusRSS(status string) (rss, hwm int64) {
+	for _, line := range strings.Split(status, "\n") {
+		key, rest, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		if key == "VmRSS" {
+			rss = kb * 1024
+		} else {
+			hwm = kb * 1024
 		}
 	}
 	return rss, hwm

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and a ")" of its own: the fields are
+	// counted from the last ")".
+	line := "4242 (gate house) (x)) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 9 0 12345 1000 200 18446744073709551615\n"
+	got, err := parseStatCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3250 * time.Millisecond; got != want { // (250 + 75) ticks of 10 ms
+		t.Errorf("parseStatCPU = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"", "4242 no parenthesis", "4242 (short) S 1 2 3", "4242 (x) S 1 1 1 0 -1 0 0 0 0 0 abc 75 0"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("parseStatCPU(%q): no error", bad)
+		}
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Errorf("procCPU(self): %v", err)
+	}
+}
+
+func TestParseStatusRSS(t *testing.T) {
+	status := "Name:\tgatehouse\nVmPeak:\t  900000 kB\nVmHWM:\t  115000 kB\nVmRSS:\t   30720 kB\nVmRSSx:\t1 kB\nThreads:\t9\n"
+	rss, hwm := parseStatusRSS(status)
+	if rss != 30720*1024 || hwm != 115000*1024 {
+		t.Errorf("parseStatusRSS = %d, %d", rss, hwm)
+	}
+	if rss, hwm := parseStatusRSS("VmRSS: lots\nVmHWM:\n"); rss != 0 || hwm != 0 {
+		t.Errorf("malformed status: %d, %d, want 0, 0", rss, hwm)
+	}
+}
+
+func TestMedianOf(t *testing.T) {
+	runs := []result{{Scenario: "a", RPS: 30}, {Scenario: "b", RPS: 10}, {Scenario: "c", RPS: 20}}
+	m := medianOf(runs)
+	if m.Scenario != "c" || m.Runs != 3 || m.MinRPS != 10 || m.MaxRPS != 30 {
+		t.Errorf("medianOf = %+v", m)
+	}
+	if runs[0].Scenario != "a" {
+		t.Errorf("medianOf reordered its argument")
+	}
+	if one := medianOf(runs[:1]); one.Runs != 0 || one.MinRPS != 0 {
+		t.Errorf("one run reports a spread: %+v", one)
+	}
+}
+
+// TestDrive runs the closed loop with workers that fail every third call:
+// failures are counted and not timed, the first is kept, the warm-up is
+// not counted, and the percentiles come out ordered.
+func TestDrive(t *testing.T) {
+	var calls atomic.Int64
+	newWorker := func(int) (worker, error) {
+		return func(context.Context) error {
+			n := calls.Add(1)
+			time.Sleep(time.Millisecond)
+			if n%3 == 0 {
+				return errors.New("boom " + strings.Repeat("!", int(n%2)))
+			}
+			return nil
+		}, nil
+	}
+	atMeasure := false
+	r, err := drive(context.Background(), "fake", 2, 30*time.Millisecond, 150*time.Millisecond, 0, newWorker,
+		func() { atMeasure = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests == 0 || r.Errors == 0 || !strings.HasPrefix(r.FirstError, "boom") {
+		t.Fatalf("drive = %+v", r)
+	}
+	// Each worker's first call starts in the warm-up, which is not counted.
+	if total := int64(r.Requests + r.Errors); total > calls.Load()-2 {
+		t.Errorf("%d requests + %d errors of %d calls: the warm-up was counted", r.Requests, r.Errors, calls.Load())
+	}
+	if !atMeasure {
+		t.Errorf("atMeasure was not called")
+	}
+	if !(r.P50ms <= r.P90ms && r.P90ms <= r.P99ms) || r.P50ms <= 0 || r.RPS <= 0 {
+		t.Errorf("percentiles or rate out of order: %+v", r)
+	}
+	if r.CPUmsPerReq != 0 || r.PeakRSSMB != 0 {
+		t.Errorf("no server pid, yet server CPU or RSS: %+v", r)
+	}
+	// A worker that cannot be set up fails the scenario.
+	if _, err := drive(context.Background(), "fake", 1, 0, time.Millisecond, 0,
+		func(int) (worker, error) { return nil, errors.New("no connection") }, nil); err == nil {
+		t.Errorf("drive with a failing set-up: no error")
+	}
+}
