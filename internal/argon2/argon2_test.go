@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	upstream "golang.org/x/crypto/argon2"
 )
@@ -89,6 +90,34 @@ func TestConcurrentFreeList(t *testing.T) {
 	free.Unlock()
 	if kept != 0 {
 		t.Fatalf("%d buffers kept after dropIdle", kept)
+	}
+}
+
+// TestFreeListIdle: the kept buffers are let go once no hash has run for
+// keepIdle, by the timer alone, and a hash after that works and keeps its
+// buffer again.
+func TestFreeListIdle(t *testing.T) {
+	dropIdle()
+	old := keepIdle
+	keepIdle = 300 * time.Millisecond // long enough to see the buffer kept first
+	defer func() { dropIdle(); keepIdle = old }()
+	kept := func() int {
+		free.Lock()
+		defer free.Unlock()
+		return len(free.bufs)
+	}
+	for round := range 2 {
+		IDKey([]byte("pw"), []byte("salt-salt-salt"), 2, 64, 1, 32)
+		if n := kept(); n != 1 {
+			t.Fatalf("round %d: %d buffers kept after a hash, want 1", round, n)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for kept() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: buffers still kept long after keepIdle", round)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
 
