@@ -3,6 +3,10 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/argon2"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -24,8 +29,12 @@ type report struct {
 	Machine   map[string]string `json:"machine"`
 	Settings  map[string]string `json:"settings"`
 	IdleRSSMB float64           `json:"server_idle_rss_mb"`
-	Results   []result          `json:"results"`
-	Extra     map[string]any    `json:"extra,omitempty"`
+	// Calibration is the machine's speed at the start and the end of the
+	// run: runs on other days compare by it (this machine's speed has
+	// varied by a factor of two between days).
+	Calibration []calibration  `json:"calibration,omitempty"`
+	Results     []result       `json:"results"`
+	Extra       map[string]any `json:"extra,omitempty"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -56,6 +65,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	paired := slices.Contains(names, "hash_only") && slices.Contains(names, "login")
+	rep.Calibration = append(rep.Calibration, calibrate(o))
 	for _, name := range names {
 		var r result
 		var err error
@@ -92,6 +102,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	rep.Calibration = append(rep.Calibration, calibrate(o))
 	printTable(os.Stdout, rep)
 	return writeReport(o.out, rep)
 }
@@ -215,6 +226,10 @@ func printTable(w *os.File, rep report) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nidle RSS %.1f MB; %s; commit %s; %s\n", rep.IdleRSSMB, rep.Settings["db"], rep.Commit, rep.Machine["cpu"])
+	for _, c := range rep.Calibration {
+		fmt.Fprintf(w, "calibration at %s: one argon2id hash %.1f ms, one P-256 signature %.1f µs (one core, idle server)\n",
+			c.At.Format("15:04:05"), c.Argon2idMs, c.P256SignUs)
+	}
 	for k, v := range rep.Extra {
 		raw, _ := json.Marshal(v)
 		fmt.Fprintf(w, "%s: %s\n", k, raw)
@@ -287,4 +302,38 @@ func durability(ctx context.Context, db, dsn string) string {
 		return "PostgreSQL defaults"
 	}
 	return "PostgreSQL synchronous_commit=" + sc + " (every issued token committed before the response)"
+}
+
+// calibration is how fast this machine ran one core's worth of the two
+// costs the scenarios are made of, while the server idled: a password hash
+// (memory-bound) and an ECDSA signature (compute-bound).
+type calibration struct {
+	At         time.Time `json:"at"`
+	Argon2idMs float64   `json:"argon2id_ms"`
+	P256SignUs float64   `json:"p256_sign_us"`
+}
+
+// calibrate measures both, each the median of several runs on one goroutine.
+func calibrate(o options) calibration {
+	median := func(n int, f func()) time.Duration {
+		d := make([]time.Duration, n)
+		for i := range d {
+			t0 := time.Now()
+			f()
+			d[i] = time.Since(t0)
+		}
+		slices.Sort(d)
+		return d[n/2]
+	}
+	salt := []byte("0123456789abcdef")
+	hash := median(7, func() { _ = argon2.IDKey([]byte(benchPassword), salt, uint32(o.argonT), uint32(o.argonM), 1, 32) })
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("calibration"))
+	sign := median(7, func() {
+		for range 100 {
+			_, _ = ecdsa.SignASN1(rand.Reader, key, digest[:])
+		}
+	})
+	return calibration{At: time.Now().UTC(), Argon2idMs: float64(hash.Microseconds()) / 1000,
+		P256SignUs: float64(sign.Nanoseconds()) / 100 / 1000}
 }
