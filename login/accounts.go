@@ -28,6 +28,7 @@ type Store interface {
 	GetCredential(ctx context.Context, userID, typ string) (storage.Credential, error)
 	CreateLoginSession(ctx context.Context, s storage.LoginSession) error
 	GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (storage.LoginSession, error)
+	GetLoginSessionWithUser(ctx context.Context, tokenHash []byte) (storage.LoginSession, storage.User, error)
 	RevokeLoginSession(ctx context.Context, id string, at time.Time) error
 	AppendEvent(ctx context.Context, e storage.Event) error
 }
@@ -156,19 +157,6 @@ func StatusError(u storage.User, now time.Time) error {
 		return e
 	}
 	return catalog.AccountInactive
-}
-
-// IsRefusal reports whether err is Active's answer for an account that may
-// not sign in (gone, inactive, suspended, banned, locked), as opposed to a
-// failure to find out.
-func IsRefusal(err error) bool {
-	for _, c := range []*catalog.Error{catalog.UserNotFound, catalog.AccountInactive, catalog.AccountSuspended,
-		catalog.AccountBanned, catalog.AccountLocked} {
-		if errors.Is(err, c) {
-			return true
-		}
-	}
-	return false
 }
 
 // Active returns the account if it exists and may use its tokens and

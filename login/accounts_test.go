@@ -164,21 +164,3 @@ func TestConcurrentSignUpsOneEmail(t *testing.T) {
 		})
 	}
 }
-
-// TestIsRefusal: only an account that may not sign in is a refusal (the
-// browser session then simply ends); a failure to find out, even one in
-// the catalog's clothes, is not.
-func TestIsRefusal(t *testing.T) {
-	for _, err := range []error{catalog.UserNotFound.Wrap(storage.ErrNotFound), catalog.AccountInactive, catalog.AccountSuspended,
-		catalog.AccountBanned, catalog.AccountLocked.WithRetryAfter(60)} {
-		if !IsRefusal(err) {
-			t.Errorf("IsRefusal(%v) = false", err)
-		}
-	}
-	for _, err := range []error{nil, storage.ErrUnavailable, catalog.ServiceUnavailable.Wrap(storage.ErrUnavailable),
-		catalog.Internal, catalog.InvalidRequest, context.Canceled} {
-		if IsRefusal(err) {
-			t.Errorf("IsRefusal(%v) = true", err)
-		}
-	}
-}

@@ -70,7 +70,9 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request) (*Session, erro
 	if token == "" {
 		return nil, nil
 	}
-	ls, err := s.Service.Store.GetLoginSessionByToken(ctx, web.HashToken(token))
+	// The session and its account in one query (a session is deleted
+	// with its account).
+	ls, u, err := s.Service.Store.GetLoginSessionWithUser(ctx, web.HashToken(token))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
@@ -81,12 +83,8 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request) (*Session, erro
 	if ls.RevokedAt != nil || !now.Before(ls.ExpiresAt) {
 		return nil, nil
 	}
-	u, err := s.Service.Active(ctx, ls.UserID)
-	if IsRefusal(err) {
-		return nil, nil // the account is gone or may not sign in: no session
-	}
-	if err != nil {
-		return nil, err
+	if StatusError(u, now) != nil {
+		return nil, nil // the account may not sign in: no session
 	}
 	return &Session{LoginSession: ls, User: u}, nil
 }

@@ -174,12 +174,14 @@ type loads struct {
 	user  storage.User
 	grant storage.Grant
 	ok    bool
-	// The authorization code's row, by key: fosite reads the code twice
-	// (before and inside the transaction), then its PKCE and OIDC sessions,
-	// which are the same row. Whether the code was still unused is decided
-	// by InvalidateAuthorizeCodeSession's conditional update, not by a read.
-	codeKey string
-	code    storage.Token
+	// The authorization code's row, by key, with its account: fosite reads
+	// the code twice (before and inside the transaction), then its PKCE and
+	// OIDC sessions, which are the same row. Whether the code was still
+	// unused is decided by InvalidateAuthorizeCodeSession's conditional
+	// update, not by a read.
+	codeKey  string
+	code     storage.Token
+	codeUser storage.User
 }
 
 // withLoadSlot returns ctx with room for what this token request's storage
@@ -189,18 +191,19 @@ func withLoadSlot(ctx context.Context) (context.Context, *loads) {
 	return context.WithValue(ctx, loadedKey{}, l), l
 }
 
-// codeRow returns the row of the code with key, read once per token request.
+// codeRow returns the row of the code with key, read once per token request
+// together with its account (kept for the token endpoint's check).
 func (f *fositeStore) codeRow(ctx context.Context, key string) (storage.Token, error) {
 	l, _ := ctx.Value(loadedKey{}).(*loads)
 	if l != nil && l.codeKey == key {
 		return l.code, nil
 	}
-	row, err := f.db.GetToken(ctx, storage.TokenCode, key)
+	row, u, err := f.db.GetCodeWithAccount(ctx, key)
 	if err != nil {
 		return row, toFosite(err)
 	}
 	if l != nil {
-		l.codeKey, l.code = key, row
+		l.codeKey, l.code, l.codeUser = key, row, u
 	}
 	return row, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/ory/fosite"
 )
@@ -47,11 +48,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case GrantRefreshToken:
 		err = p.refreshChecks(ctx, ar, c, sess, loaded)
 	case GrantAuthorizationCode:
-		if _, aerr := p.Accounts.Active(ctx, sess.UserID); aerr != nil {
+		// The account was read with the code, in one query.
+		if loaded.codeUser.ID == "" || loaded.codeUser.ID != sess.UserID {
+			err = fmt.Errorf("%w: authorization code %s read without its account", errServerFailure, ar.GetID())
+		} else if aerr := login.StatusError(loaded.codeUser, p.Now()); aerr != nil {
 			err = accountError(aerr)
-			if !errors.Is(aerr, storage.ErrUnavailable) {
-				p.spendCode(ctx, r.PostForm.Get("code"))
-			}
+			p.spendCode(ctx, r.PostForm.Get("code"))
 		}
 		sess.Alg = c.IDTokenAlg
 	}

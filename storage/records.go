@@ -190,6 +190,10 @@ type Users interface {
 type LoginSessions interface {
 	CreateLoginSession(ctx context.Context, s LoginSession) error
 	GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (LoginSession, error)
+	// GetLoginSessionWithUser is GetLoginSessionByToken with the session's
+	// account, in one query: what every authorization with a browser
+	// session needs.
+	GetLoginSessionWithUser(ctx context.Context, tokenHash []byte) (LoginSession, User, error)
 	GetLoginSession(ctx context.Context, id string) (LoginSession, error)
 	// RevokeLoginSession ends one session; RevokeUserLoginSessions all of a
 	// user's. Both are idempotent: an unknown or already revoked session (or
@@ -244,6 +248,10 @@ type Tokens interface {
 	// token's client (zero when none), in one query: what every refresh
 	// needs. A token whose account no longer exists is ErrNotFound.
 	GetRefreshWithAccount(ctx context.Context, signature string) (Token, User, Grant, error)
+	// GetCodeWithAccount returns an authorization code row (active or not)
+	// with its account (the subject), in one query: what every code
+	// exchange needs. A code whose account no longer exists is ErrNotFound.
+	GetCodeWithAccount(ctx context.Context, signature string) (Token, User, error)
 	// DeactivateToken marks an active row inactive; ErrNotFound when no
 	// active row matched (it was used already: the caller lost a race).
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error

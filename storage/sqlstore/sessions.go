@@ -39,6 +39,23 @@ func (s *Store) GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (s
 	return ls, err
 }
 
+// GetLoginSessionWithUser finds a session by the hash of its cookie value
+// together with its account (sessions are deleted with their account).
+func (s *Store) GetLoginSessionWithUser(ctx context.Context, tokenHash []byte) (storage.LoginSession, storage.User, error) {
+	var ls storage.LoginSession
+	u := storage.User{}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return ls, u, err
+	}
+	u.TenantID = tid
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+prefixed(sessionColumns, "s")+`
+		FROM login_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.tenant_id = $2`, tokenHash, tid), &u,
+		&ls.ID, &ls.TokenHash, &ls.UserID, &ls.AuthTime, listScan{&ls.AMR}, &ls.ACR, &ls.CreatedAt, &ls.ExpiresAt, &ls.RevokedAt)
+	return ls, u, err
+}
+
 // GetLoginSession finds a session by its public id.
 func (s *Store) GetLoginSession(ctx context.Context, id string) (storage.LoginSession, error) {
 	var ls storage.LoginSession

@@ -100,6 +100,24 @@ func (s *Store) GetRefreshWithAccount(ctx context.Context, signature string) (st
 	return t, u, g, err
 }
 
+// GetCodeWithAccount returns an authorization code with its account.
+func (s *Store) GetCodeWithAccount(ctx context.Context, signature string) (storage.Token, storage.User, error) {
+	var t storage.Token
+	u := storage.User{}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return t, u, err
+	}
+	u.TenantID = tid
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+prefixed(tokenColumns, "t")+`
+		FROM oauth2_code t
+		JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
+		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tid), &u,
+		&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt, listScan{&t.Scopes},
+		listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active)
+	return t, u, err
+}
+
 // DeactivateToken marks an active row inactive in one conditional statement;
 // ErrNotFound when there was no active row to change.
 func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {

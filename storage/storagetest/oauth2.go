@@ -33,6 +33,7 @@ func RunOAuth2(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"DeferredWriteErrors", testDeferredWriteErrors},
 		{"RefreshWithAccount", testRefreshWithAccount},
+		{"CodeWithAccount", testCodeWithAccount},
 		{"TenantIsolation", testTenantIsolation},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"RaceDeactivateToken", testRaceDeactivate},
@@ -212,7 +213,20 @@ func testLoginSessions(t *testing.T, s storage.Store) {
 	if err != nil || got.ID != "s1" || !reflect.DeepEqual(got.AMR, []string{"pwd"}) || got.RevokedAt != nil {
 		t.Fatalf("GetLoginSessionByToken = %+v, %v", got, err)
 	}
+	withUser, u, err := s.GetLoginSessionWithUser(ctx, []byte("hash-1"))
+	if err != nil || !reflect.DeepEqual(withUser, got) || u.ID != "u1" || u.Email != "a@example.com" || u.TenantID == "" {
+		t.Fatalf("GetLoginSessionWithUser = %+v, %+v, %v; want %+v with u1", withUser, u, err, got)
+	}
+	if _, _, err := s.GetLoginSessionWithUser(ctx, []byte("nope")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetLoginSessionWithUser(unknown) err = %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.GetLoginSessionWithUser(tenant.With(ctx, "other"), []byte("hash-1")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetLoginSessionWithUser in another tenant err = %v, want ErrNotFound", err)
+	}
 	must(t, s.RevokeLoginSession(ctx, "s1", t0.Add(time.Minute)))
+	if withUser, _, err = s.GetLoginSessionWithUser(ctx, []byte("hash-1")); err != nil || withUser.RevokedAt == nil {
+		t.Fatalf("revoked session with its user = %+v, %v; want it, revoked", withUser, err)
+	}
 	got, _ = s.GetLoginSession(ctx, "s1")
 	if got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("revoked session = %+v", got)
@@ -706,5 +720,33 @@ func testRefreshWithAccount(t *testing.T, s storage.Store) {
 	must(t, s.CreateToken(ctx, storage.TokenRefresh, orphan))
 	if _, _, _, err := s.GetRefreshWithAccount(ctx, "orphan"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("token of a missing account err = %v, want ErrNotFound", err)
+	}
+}
+
+func testCodeWithAccount(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateUser(ctx, SampleUser("u1", "a@example.com")))
+	tok := sampleToken("ac", "family", "c1")
+	must(t, s.CreateToken(ctx, storage.TokenCode, tok))
+	got, u, err := s.GetCodeWithAccount(ctx, "ac")
+	if err != nil || !reflect.DeepEqual(got, tok) || u.ID != "u1" || u.Email != "a@example.com" || u.Status != storage.StatusActive {
+		t.Fatalf("GetCodeWithAccount = %+v %+v %v", got, u, err)
+	}
+	must(t, s.DeactivateToken(ctx, storage.TokenCode, "ac"))
+	if got, _, err = s.GetCodeWithAccount(ctx, "ac"); err != nil || got.Active {
+		t.Fatalf("used code = %+v, %v; want it, inactive", got, err)
+	}
+	if _, _, err := s.GetCodeWithAccount(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown code err = %v", err)
+	}
+	if _, _, err := s.GetCodeWithAccount(tenant.With(ctx, "other"), "ac"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("code read in another tenant err = %v, want ErrNotFound", err)
+	}
+	orphan := sampleToken("orphan", "f2", "c1")
+	orphan.Subject = "deleted-user"
+	must(t, s.CreateToken(ctx, storage.TokenCode, orphan))
+	if _, _, err := s.GetCodeWithAccount(ctx, "orphan"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("code of a missing account err = %v, want ErrNotFound", err)
 	}
 }
