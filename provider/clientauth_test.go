@@ -800,6 +800,69 @@ func TestRefreshScopeWidening(t *testing.T) {
 	})
 }
 
+// TestRefreshScopeNarrowing: a refresh may ask for fewer scopes than the
+// grant has (RFC 6749 §6). The new access token carries only those (in the
+// response, at introspection), the ID token follows them (claims of the
+// scopes asked for; none without openid), and the new refresh token keeps
+// the whole grant: identical to the one presented, as §6 requires, so a
+// later refresh without a scope parameter gets every granted scope back.
+func TestRefreshScopeNarrowing(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		full := "openid profile email offline_access"
+		refresh := func(name, rt, scope string) caAnswer {
+			t.Helper()
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+			if scope != "" {
+				f.Set("scope", scope)
+			}
+			a := caPost(t, e.in.URL+"/oauth2/token", f, caBasic(e.client.ID, e.secret))
+			if a.status != 200 || a.str("refresh_token") == "" {
+				t.Fatalf("%s: %d %s", name, a.status, a.raw)
+			}
+			return a
+		}
+		emailClaim := func(name string, a caAnswer) bool {
+			t.Helper()
+			raw := a.str("id_token")
+			if raw == "" {
+				t.Fatalf("%s: no id_token: %s", name, a.raw)
+			}
+			_, claims := verifyJWT(t, e.in.URL, raw)
+			_, ok := claims["email"]
+			return ok
+		}
+		a := refresh("narrowed to openid offline_access", e.tokens().RefreshToken, "offline_access openid offline_access")
+		if a.str("scope") != "openid offline_access" {
+			t.Errorf("narrowed refresh: scope %q, want %q", a.str("scope"), "openid offline_access")
+		}
+		if in := e.introspect(a.str("access_token")); in["scope"] != "openid offline_access" {
+			t.Errorf("narrowed access token at introspection: %v", in)
+		}
+		if emailClaim("narrowed refresh", a) {
+			t.Errorf("narrowed to openid, the ID token still has the email claim")
+		}
+		if in := e.introspect(a.str("refresh_token")); in["scope"] != full {
+			t.Errorf("the new refresh token after a narrowed refresh: %v, want scope %q", in, full)
+		}
+		b := refresh("without scope after a narrowed one", a.str("refresh_token"), "")
+		if b.str("scope") != full || !emailClaim("refresh after a narrowed one", b) {
+			t.Errorf("refresh without scope after a narrowed one: scope %q, want the whole grant %q with its claims", b.str("scope"), full)
+		}
+		c := refresh("narrowed without openid", b.str("refresh_token"), "offline_access")
+		if c.str("scope") != "offline_access" || c.str("id_token") != "" {
+			t.Errorf("refresh narrowed to offline_access: scope %q, id_token %.20q; want no ID token", c.str("scope"), c.str("id_token"))
+		}
+		if in := e.introspect(c.str("refresh_token")); in["scope"] != full {
+			t.Errorf("refresh token after a refresh without openid: %v, want scope %q", in, full)
+		}
+		// Asking for every granted scope is no narrowing.
+		if d := refresh("all scopes asked for", c.str("refresh_token"), full); d.str("scope") != full {
+			t.Errorf("refresh asking for the whole grant: scope %q", d.str("scope"))
+		}
+	})
+}
+
 // TestRevocationScope: revoking any token of a grant revokes the whole
 // grant (revoke.go, docs/architecture.md), whatever token_type_hint says
 // (RFC 7009 §2.1: a hint that does not match, or is unknown, only changes

@@ -119,6 +119,9 @@ func (f *fositeStore) create(ctx context.Context, kind storage.TokenKind, key st
 		Form: r.GetRequestForm().Encode(), Session: f.ring.Seal(raw, sealAAD(kind, key)), Active: true,
 		AccessSignature: accessKey,
 	}
+	if l, _ := ctx.Value(loadedKey{}).(*loads); kind == storage.TokenRefresh && l != nil && l.refreshScopes != nil {
+		row.GrantedScopes = l.refreshScopes // a narrowed refresh (narrowScopes)
+	}
 	return toFosite(f.db.CreateToken(ctx, kind, row))
 }
 
@@ -182,6 +185,9 @@ type loads struct {
 	codeKey  string
 	code     storage.Token
 	codeUser storage.User
+	// The grant's scopes when a refresh asked for fewer: the new refresh
+	// token keeps these, the new access token has the fewer.
+	refreshScopes []string
 }
 
 // withLoadSlot returns ctx with room for what this token request's storage
