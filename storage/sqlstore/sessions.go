@@ -9,9 +9,12 @@ import (
 
 const sessionColumns = `id, token_hash, user_id, auth_time, amr, acr, created_at, expires_at, revoked_at`
 
-func scanSession(r Row, ls *storage.LoginSession) error {
-	return r.Scan(&ls.ID, &ls.TokenHash, &ls.UserID, &ls.AuthTime, listScan{&ls.AMR}, &ls.ACR, &ls.CreatedAt,
-		&ls.ExpiresAt, &ls.RevokedAt)
+func scanSession(r Row, ls *storage.LoginSession) error { return r.Scan(sessionDest(ls)...) }
+
+// sessionDest is where a row of sessionColumns is scanned.
+func sessionDest(ls *storage.LoginSession) []any {
+	return []any{&ls.ID, &ls.TokenHash, &ls.UserID, &ls.AuthTime, listScan{&ls.AMR}, &ls.ACR, &ls.CreatedAt,
+		&ls.ExpiresAt, &ls.RevokedAt}
 }
 
 // CreateLoginSession inserts a browser session.
@@ -43,16 +46,9 @@ func (s *Store) GetLoginSessionByToken(ctx context.Context, tokenHash []byte) (s
 // together with its account (sessions are deleted with their account).
 func (s *Store) GetLoginSessionWithUser(ctx context.Context, tokenHash []byte) (storage.LoginSession, storage.User, error) {
 	var ls storage.LoginSession
-	u := storage.User{}
-	tid, err := tenantOf(ctx)
-	if err != nil {
-		return ls, u, err
-	}
-	u.TenantID = tid
-	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+prefixed(sessionColumns, "s")+`
-		FROM login_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.tenant_id = $2`, tokenHash, tid), &u,
-		&ls.ID, &ls.TokenHash, &ls.UserID, &ls.AuthTime, listScan{&ls.AMR}, &ls.ACR, &ls.CreatedAt, &ls.ExpiresAt, &ls.RevokedAt)
+	u, err := s.withUser(ctx, prefixed(sessionColumns, "s"), `login_sessions s
+		JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.tenant_id = $2`, tokenHash, sessionDest(&ls)...)
 	return ls, u, err
 }
 

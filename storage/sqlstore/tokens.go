@@ -49,6 +49,27 @@ func (s *Store) CreateToken(ctx context.Context, kind storage.TokenKind, t stora
 	return s.execDeferred(ctx, q, args...)
 }
 
+// tokenDest is where a row of tokenColumns is scanned.
+func tokenDest(t *storage.Token) []any {
+	return []any{&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt,
+		listScan{&t.Scopes}, listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience},
+		&t.Form, &t.Session, &t.Active}
+}
+
+// withUser runs a query that selects an account's columns (alias u) and
+// then the rest, from the tables in from, filtered by $1 = key and $2 =
+// the ctx tenant; it scans the account into a User and the rest into dest.
+func (s *Store) withUser(ctx context.Context, rest, from string, key any, dest ...any) (storage.User, error) {
+	u := storage.User{}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return u, err
+	}
+	u.TenantID = tid
+	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+rest+` FROM `+from, key, tid), &u, dest...)
+	return u, err
+}
+
 // GetToken returns a stored request of kind, active or not.
 func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.Token, error) {
 	var t storage.Token
@@ -60,9 +81,7 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature 
 	if err != nil {
 		return t, err
 	}
-	cols, dest := tokenColumns, []any{&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt,
-		&t.ExpiresAt, listScan{&t.Scopes}, listScan{&t.GrantedScopes}, listScan{&t.Audience},
-		listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active}
+	cols, dest := tokenColumns, tokenDest(&t)
 	if kind == storage.TokenRefresh {
 		cols += ", access_signature"
 		dest = append(dest, &t.AccessSignature)
@@ -74,25 +93,16 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature 
 // GetRefreshWithAccount returns a refresh token with its account and grant.
 func (s *Store) GetRefreshWithAccount(ctx context.Context, signature string) (storage.Token, storage.User, storage.Grant, error) {
 	var t storage.Token
-	u := storage.User{}
 	g := storage.Grant{}
-	tid, err := tenantOf(ctx)
-	if err != nil {
-		return t, u, g, err
-	}
-	u.TenantID = tid
 	var grantID *string
 	var scopes []string
 	var created, updated *time.Time
-	tokenCols := prefixed(tokenColumns+", access_signature", "t")
-	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+tokenCols+`, g.id, g.scopes, g.created_at, g.updated_at
-		FROM oauth2_refresh t
+	u, err := s.withUser(ctx, prefixed(tokenColumns+", access_signature", "t")+`, g.id, g.scopes, g.created_at, g.updated_at`,
+		`oauth2_refresh t
 		JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
 		LEFT JOIN consent_grants g ON g.tenant_id = t.tenant_id AND g.user_id = t.subject AND g.client_id = t.client_id
-		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tid), &u,
-		&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt, listScan{&t.Scopes},
-		listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active,
-		&t.AccessSignature, &grantID, listScan{&scopes}, &created, &updated)
+		WHERE t.signature = $1 AND t.tenant_id = $2`, signature,
+		append(tokenDest(&t), &t.AccessSignature, &grantID, listScan{&scopes}, &created, &updated)...)
 	g.UserID, g.ClientID = t.Subject, t.ClientID
 	if err == nil && grantID != nil {
 		g.ID, g.Scopes, g.CreatedAt, g.UpdatedAt = *grantID, scopes, *created, *updated
@@ -103,18 +113,9 @@ func (s *Store) GetRefreshWithAccount(ctx context.Context, signature string) (st
 // GetCodeWithAccount returns an authorization code with its account.
 func (s *Store) GetCodeWithAccount(ctx context.Context, signature string) (storage.Token, storage.User, error) {
 	var t storage.Token
-	u := storage.User{}
-	tid, err := tenantOf(ctx)
-	if err != nil {
-		return t, u, err
-	}
-	u.TenantID = tid
-	err = scanUser(s.queryRow(ctx, `SELECT `+prefixed(userColumns, "u")+`, `+prefixed(tokenColumns, "t")+`
-		FROM oauth2_code t
+	u, err := s.withUser(ctx, prefixed(tokenColumns, "t"), `oauth2_code t
 		JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
-		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tid), &u,
-		&t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.RequestedAt, &t.ExpiresAt, listScan{&t.Scopes},
-		listScan{&t.GrantedScopes}, listScan{&t.Audience}, listScan{&t.GrantedAudience}, &t.Form, &t.Session, &t.Active)
+		WHERE t.signature = $1 AND t.tenant_id = $2`, signature, tokenDest(&t)...)
 	return t, u, err
 }
 
