@@ -222,9 +222,14 @@ func explainHot(ctx context.Context, conn *pgx.Conn) (map[string]string, error) 
 		"rotation: deactivate the refresh token":         `UPDATE oauth2_refresh SET active = false WHERE signature = '` + sig + `' AND tenant_id = 'default' AND active`,
 		"rotation: drop the grant's access tokens":       `DELETE FROM oauth2_access WHERE tenant_id = 'default' AND request_id = '` + reqID + `'`,
 		"sign-in: account and password by email":         `SELECT u.id, c.secret FROM users u LEFT JOIN credentials c ON c.tenant_id = u.tenant_id AND c.user_id = u.id AND c.type = 'password' WHERE u.tenant_id = 'default' AND u.email_normalized = '` + email + `'`,
-		"refresh: account and grant":                     `SELECT u.status, g.scopes FROM users u LEFT JOIN consent_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.client_id = '` + client + `' WHERE u.tenant_id = 'default' AND u.id = '` + user + `'`,
-		"browser session by cookie hash":                 `SELECT id, user_id FROM login_sessions WHERE token_hash = decode('` + tokenHash + `', 'hex') AND tenant_id = 'default'`,
-		"client by id":                                   `SELECT id FROM clients WHERE tenant_id = 'default' AND id = '` + client + `'`,
+		"refresh: token, account and grant": `SELECT t.request_id, u.status, g.scopes FROM oauth2_refresh t
+			JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
+			LEFT JOIN consent_grants g ON g.tenant_id = t.tenant_id AND g.user_id = t.subject AND g.client_id = t.client_id
+			WHERE t.signature = '` + sig + `' AND t.tenant_id = 'default'`,
+		"browser session with its account": `SELECT s.id, u.status FROM login_sessions s
+			JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+			WHERE s.token_hash = decode('` + tokenHash + `', 'hex') AND s.tenant_id = 'default'`,
+		"client by id": `SELECT id FROM clients WHERE tenant_id = 'default' AND id = '` + client + `'`,
 	}
 	out := map[string]string{}
 	for name, q := range queries {
