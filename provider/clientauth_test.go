@@ -856,6 +856,16 @@ func TestRefreshScopeNarrowing(t *testing.T) {
 		if in := e.introspect(c.str("refresh_token")); in["scope"] != full {
 			t.Errorf("refresh token after a refresh without openid: %v, want scope %q", in, full)
 		}
+		// Scopes are case-sensitive (RFC 6749 §3.3): a granted scope in
+		// another case is not granted, so asking for it is invalid_scope,
+		// not a silent narrowing to nothing.
+		for _, scope := range []string{"OPENID offline_access", "EMAIL"} {
+			x := caPost(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"},
+				"refresh_token": {c.str("refresh_token")}, "scope": {scope}}, caBasic(e.client.ID, e.secret))
+			if x.status != 400 || x.str("error") != "invalid_scope" {
+				t.Errorf("refresh asking for %q: %d %s, want 400 invalid_scope", scope, x.status, x.raw)
+			}
+		}
 		// Asking for every granted scope is no narrowing.
 		if d := refresh("all scopes asked for", c.str("refresh_token"), full); d.str("scope") != full {
 			t.Errorf("refresh asking for the whole grant: scope %q", d.str("scope"))

@@ -123,7 +123,9 @@ func (p *Provider) refreshChecks(ctx context.Context, ar fosite.AccessRequester,
 	// have (fosite ignores the parameter; the grant's scopes are issued).
 	asked := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " "))
 	for _, s := range asked {
-		if !ar.GetGrantedScopes().Has(s) {
+		// Exact: scopes are case-sensitive (RFC 6749 §3.3; fosite's Has
+		// folds case).
+		if !slices.Contains(ar.GetGrantedScopes(), s) {
 			return fosite.ErrInvalidScope.WithHintf("The scope %q was not granted to this refresh token.", s)
 		}
 	}

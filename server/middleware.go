@@ -137,7 +137,7 @@ func methodLabel(m string) string {
 // the catalog envelope elsewhere.
 func (s *Server) writeInternal(rec *recorder, r *http.Request, id string) {
 	p := r.URL.Path
-	if rest, ok := strings.CutPrefix(p, "/t/"); ok && rec.tenant != "" {
+	if rest, ok := strings.CutPrefix(p, "/t/"); ok { // the tenant may not be resolved yet
 		_, after, _ := strings.Cut(rest, "/")
 		p = "/" + after
 	}
@@ -147,7 +147,7 @@ func (s *Server) writeInternal(rec *recorder, r *http.Request, id string) {
 			"error_description": "The server failed to answer; request id " + id + ".", "error_code": string(catalog.Internal.Code)})
 	case "/oauth2/auth", "/oauth2/sessions/logout", "/login", "/consent":
 		ctx := r.Context()
-		if rec.tenant != "" {
+		if rec.tenant != "" { // the page's links are its tenant's, once known
 			ctx = tenant.With(ctx, rec.tenant)
 		}
 		s.svc.Pages.RenderError(rec, r.WithContext(ctx), catalog.Internal, "")

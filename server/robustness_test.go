@@ -921,6 +921,19 @@ func TestRobustnessPanicRecovery(t *testing.T) {
 		if !strings.Contains(string(raw), "rb-page-recovered") {
 			t.Errorf("500 page after a panic does not show its request id: %.400s", raw)
 		}
+		// A panic while resolving the tenant: the protocol's JSON endpoints
+		// still answer RFC 6749 JSON, the pages still a page.
+		for _, target := range []string{"/t/boom/oauth2/token", "/t/boom/oauth2/introspect", "/t/boom/oauth2/revoke", "/t/boom/userinfo"} {
+			resp, raw := rbDo(t, http.MethodPost, in.URL+target, strings.NewReader("grant_type=client_credentials"),
+				"Content-Type", "application/x-www-form-urlencoded")
+			if body := rbJSON(raw); resp.StatusCode != 500 || body["error"] != "server_error" || body["error_code"] != "INTERNAL" {
+				t.Errorf("%s with a panicking tenant lookup: %d %s, want 500 RFC 6749 server_error", target, resp.StatusCode, raw)
+			}
+			rbNoLeak(t, target, raw)
+		}
+		resp, raw = rbDo(t, http.MethodGet, in.URL+"/t/boom/login?flow=x", nil)
+		rbWantPage(t, "login page with a panicking tenant lookup", resp, raw, 500, "INTERNAL")
+		rbNoLeak(t, "login page with a panicking tenant lookup", raw)
 		if !in.Logs.Contains("panic serving request") || !in.Logs.Contains("request_id=rb-INTERNAL") {
 			t.Errorf("the panic was not logged with its request id")
 		}
