@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"slices"
+
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/ory/fosite"
 )
@@ -8,10 +10,11 @@ import (
 // userClaims returns the standard claims of an account that the granted
 // scopes release (OIDC Core §5.4): profile → name, given_name, family_name,
 // updated_at; email → email, email_verified; phone → phone_number,
-// phone_number_verified. Empty values are left out.
+// phone_number_verified. Empty values are left out. Scopes match exactly
+// (case-sensitive, RFC 6749 §3.3; fosite.Arguments.Has folds case).
 func userClaims(u storage.User, scopes fosite.Arguments) map[string]any {
 	c := map[string]any{}
-	if scopes.Has("profile") {
+	if slices.Contains(scopes, "profile") {
 		for k, v := range map[string]string{"name": u.Name, "given_name": u.GivenName, "family_name": u.FamilyName} {
 			if v != "" {
 				c[k] = v
@@ -19,11 +22,11 @@ func userClaims(u storage.User, scopes fosite.Arguments) map[string]any {
 		}
 		c["updated_at"] = u.UpdatedAt.Unix()
 	}
-	if scopes.Has("email") && u.Email != "" {
+	if slices.Contains(scopes, "email") && u.Email != "" {
 		c["email"] = u.Email
 		c["email_verified"] = u.EmailVerified
 	}
-	if scopes.Has("phone") && u.Phone != "" {
+	if slices.Contains(scopes, "phone") && u.Phone != "" {
 		c["phone_number"] = u.Phone
 		c["phone_number_verified"] = u.PhoneVerified
 	}

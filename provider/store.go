@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -448,7 +449,7 @@ func (f *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, 
 		return nil, err
 	}
 	form, _ := url.ParseQuery(row.Form)
-	if !fosite.Arguments(row.GrantedScopes).Has("openid") || !fosite.Arguments(fosite.RemoveEmpty(strings.Split(form.Get("response_type"), " "))).ExactOne("code") {
+	if !slices.Contains(row.GrantedScopes, "openid") || !fosite.Arguments(fosite.RemoveEmpty(strings.Split(form.Get("response_type"), " "))).ExactOne("code") {
 		return nil, fmt.Errorf("%w: not an OpenID Connect code", fosite.ErrNotFound)
 	}
 	req, _, err := f.request(ctx, storage.TokenCode, key, row, r.GetSession())

@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/web"
@@ -40,7 +41,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := ar.GetSession().(*Session)
-	if sess == nil || sess.UserID == "" || !ar.GetGrantedScopes().Has("openid") {
+	if sess == nil || sess.UserID == "" || !slices.Contains(ar.GetGrantedScopes(), "openid") {
 		bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/keyring"
+	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
 )
 
@@ -58,6 +59,22 @@ func TestGrantDispatch(t *testing.T) {
 		}
 		if i != len(got) {
 			t.Errorf("%s: handlers %v not in the order of %v", grant, got, all)
+		}
+	}
+}
+
+// TestUserClaimsExactScopes: claims are released by the scopes exactly as
+// granted; scope values are case-sensitive (RFC 6749 §3.3), so a grant of
+// PROFILE or EMAIL (fosite's Arguments.Has would fold case) releases nothing.
+func TestUserClaimsExactScopes(t *testing.T) {
+	u := storage.User{ID: "u1", Email: "ada@example.com", Name: "Ada", Phone: "+15550100"}
+	if c := userClaims(u, []string{"PROFILE", "EMAIL", "Phone"}); len(c) != 0 {
+		t.Errorf("claims for scopes in another case: %v", c)
+	}
+	c := userClaims(u, []string{"profile", "email", "phone"})
+	for _, k := range []string{"name", "email", "phone_number"} {
+		if _, ok := c[k]; !ok {
+			t.Errorf("claims for profile email phone lack %s: %v", k, c)
 		}
 	}
 }
