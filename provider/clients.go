@@ -119,6 +119,14 @@ func (s ClientSpec) Validate() error {
 		if !validScopeToken(sc) {
 			bad("scope", "%q is not a valid scope token (RFC 6749 §3.3)", sc)
 		}
+		// Scopes are case-sensitive, but fosite's handlers find openid and
+		// offline_access case-insensitively: a look-alike of a standard
+		// scope would be one to gatehouse and another to fosite.
+		for _, std := range standardScopes {
+			if sc != std && strings.EqualFold(sc, std) {
+				bad("scope", "%q: the standard scope is written %q (scopes are case-sensitive)", sc, std)
+			}
+		}
 	}
 	switch {
 	case s.Public && s.AuthMethod != AuthNone:
@@ -190,6 +198,10 @@ func ValidateRedirectURI(raw string) error {
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
+
+// standardScopes are the OAuth and OpenID Connect scopes gatehouse gives a
+// meaning to.
+var standardScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access", "offline"}
 
 // validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 func validScopeToken(s string) bool {

@@ -10,7 +10,8 @@ import (
 
 // TestClientSpecValidateKeysAndAudience: a JWK set with two keys under one
 // kid, or with private key material, is refused whatever the
-// authentication method; JWT access tokens need an audience.
+// authentication method; JWT access tokens need an audience; a standard
+// scope written in another case (OPENID, Offline_Access) is refused.
 func TestClientSpecValidateKeysAndAudience(t *testing.T) {
 	pub := map[string]any{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
 		"y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "use": "sig", "kid": "k1", "alg": "ES256"}
@@ -32,6 +33,9 @@ func TestClientSpecValidateKeysAndAudience(t *testing.T) {
 		"private key, private_key_jwt":       {func(s *ClientSpec) { s.AuthMethod, s.JWKS = AuthPrivateKeyJWT, set(pub, priv) }, "jwks"},
 		"private key, client_secret_basic":   {func(s *ClientSpec) { s.JWKS = set(priv) }, "jwks"},
 		"JWT access tokens without audience": {func(s *ClientSpec) { s.AccessTokenFormat = "jwt" }, "audience"},
+		"OPENID":                             {func(s *ClientSpec) { s.Scopes = []string{"OPENID"} }, "scope"},
+		"Offline_Access":                     {func(s *ClientSpec) { s.Scopes = []string{"openid", "Offline_Access"} }, "scope"},
+		"Email":                              {func(s *ClientSpec) { s.Scopes = []string{"openid", "Email"} }, "scope"},
 	} {
 		spec := base
 		tc.change(&spec)
