@@ -29,11 +29,20 @@ import (
 // browser to the login or consent step, which move it on with Continue.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := p.strictRedirectURI(r); err != nil {
+	if err := p.strictRedirectURI(r); err != nil { // parses the form
 		p.authorizeError(w, r, nil, err)
 		return
 	}
+	// Request objects are not supported (discovery says so). fosite would
+	// parse one for any client with a JWK set, alg none included, and copy
+	// its claims (state, redirect_uri, client_id) over the form checked
+	// above; so they are taken out first and refused once the redirect URI
+	// is known good (OIDC Core §6: request_not_supported).
+	unsupported := withoutRequestObject(r.Form)
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
+	if err == nil {
+		err = unsupported
+	}
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
@@ -95,6 +104,16 @@ func (a authorizeExtras) has(prompt string) bool { return slices.Contains(a.prom
 func parseAuthorizeExtras(ar fosite.AuthorizeRequester) (authorizeExtras, error) {
 	form := ar.GetRequestForm()
 	a := authorizeExtras{prompt: fosite.RemoveEmpty(strings.Split(form.Get("prompt"), " ")), maxAge: -1}
+	// Response types are case-sensitive (RFC 6749 §3.1.1); fosite's check
+	// folds case, and CODE would lead through sign-in to a server_error.
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return a, fosite.ErrUnsupportedResponseType.WithHintf("The response_type %q is not supported; use code.", form.Get("response_type"))
+	}
+	// fosite does not check the client's grant types here: a client
+	// without the code grant would get a code it can never redeem.
+	if !slices.Contains(ar.GetClient().GetGrantTypes(), GrantAuthorizationCode) {
+		return a, fosite.ErrUnauthorizedClient.WithHint("The client may not use the authorization_code grant.")
+	}
 	if form.Get("redirect_uri") == "" {
 		return a, fosite.ErrInvalidRequest.WithHint("The redirect_uri parameter is required.")
 	}
@@ -292,10 +311,29 @@ func (p *Provider) ContinueSignedIn(w http.ResponseWriter, r *http.Request, f *f
 	}
 }
 
+// withoutRequestObject removes the request and request_uri parameters from
+// form and returns the error that refuses them, nil when there were none.
+func withoutRequestObject(form url.Values) error {
+	var err error
+	switch {
+	case form.Has("request"):
+		err = fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	case form.Has("request_uri"):
+		err = fosite.ErrRequestURINotSupported.WithHint("Request objects are not supported.")
+	}
+	form.Del("request")
+	form.Del("request_uri")
+	return err
+}
+
 // rebuild re-parses the stored authorization request.
 func (p *Provider) rebuild(r *http.Request, f *flow.Flow) (fosite.AuthorizeRequester, error) {
 	u := *r.URL
-	u.RawQuery = url.Values(f.Request).Encode()
+	params := maps.Clone(f.Request)
+	if err := withoutRequestObject(params); err != nil {
+		return nil, flow.ErrInvalid.Wrap(err) // a flow stored before they were refused
+	}
+	u.RawQuery = params.Encode()
 	stored := r.Clone(r.Context())
 	stored.Method, stored.URL, stored.Body, stored.Form, stored.PostForm = http.MethodGet, &u, http.NoBody, nil, nil
 	stored.Header.Del("Content-Type")
