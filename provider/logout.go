@@ -97,6 +97,8 @@ func (p *Provider) logoutRequest(ctx context.Context, form url.Values) (logoutRe
 		aud := audiences(claims["aud"])
 		if clientID == "" && len(aud) > 0 {
 			clientID = aud[0]
+			// The confirm form carries no hint: it names the client itself.
+			lr.params.Set("client_id", clientID)
 		} else if clientID != "" && !slices.Contains(aud, clientID) {
 			return lr, catalog.InvalidRequest.WithMessage("client_id does not match the id_token_hint.").WithDetail("field", "client_id")
 		}

@@ -83,6 +83,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.SetTokenType("Bearer") // RFC 6750 spelling; fosite writes "bearer"
+	if out, ok := resp.(*fosite.AccessResponse); ok && len(ar.GetGrantedScopes()) == 0 {
+		delete(out.Extra, "scope") // nothing granted: no scope member (RFC 6749 §3.3, "" is no scope)
+	}
 	oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 

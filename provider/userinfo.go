@@ -20,8 +20,15 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusBadRequest, "invalid_request", "The request could not be read.")
 		return
 	}
-	// RFC 6750 §2: one method per request; §3.1: otherwise 400.
-	if r.Header.Get("Authorization") != "" && r.Form.Has("access_token") {
+	// RFC 6750 §2: one method per request (header, form body or query);
+	// §3.1: otherwise 400.
+	methods := 0
+	for _, used := range []bool{r.Header.Get("Authorization") != "", r.PostForm.Has("access_token"), r.URL.Query().Has("access_token")} {
+		if used {
+			methods++
+		}
+	}
+	if methods > 1 || len(r.Form["access_token"]) > 1 {
 		bearerError(w, http.StatusBadRequest, "invalid_request", "The access token was sent in more than one way.")
 		return
 	}
