@@ -1,11 +1,13 @@
 package consent
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/flow"
 	"github.com/gatehouse/gatehouse/pages"
+	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -85,6 +87,14 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("decision") {
 	case "allow":
 		if err := h.Service.Remember(ctx, f.UserID, f.ClientID, f.Scopes, false); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				// The grant's client or account was deleted since the page
+				// was shown: nothing to consent to any more (as deny finds
+				// when it moves the flow on).
+				h.Pages.RenderError(w, r, catalog.InvalidRequest.WithMessage(
+					"This application or account is no longer available. Start again from the application.").Wrap(err), "")
+				return
+			}
 			h.Pages.Render(w, r, pages.Consent, csrf, view(f), err)
 			return
 		}

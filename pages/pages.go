@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/tenant"
@@ -103,10 +104,17 @@ func (p *Renderer) RenderError(w http.ResponseWriter, r *http.Request, err error
 }
 
 // Static serves the assets under /static/.
+// Only the files themselves: a directory, a missing file or a bad name is
+// the catalog's 404 (no listing, no plain-text error).
 func Static() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
 	fsrv := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+			catalog.WriteJSON(w, catalog.NotFound, web.RequestID(r.Context()))
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})

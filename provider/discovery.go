@@ -27,42 +27,45 @@ type Discovery struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
-	ClaimsSupported                            []string `json:"claims_supported"`
-	ClaimTypesSupported                        []string `json:"claim_types_supported"`
-	PromptValuesSupported                      []string `json:"prompt_values_supported"`
-	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
-	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
-	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
-	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
-	RequireRequestURIRegistration              bool     `json:"require_request_uri_registration"`
-	FrontchannelLogoutSupported                bool     `json:"frontchannel_logout_supported"`
-	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported"`
+	// RFC 8414 §2: required when private_key_jwt is among the methods.
+	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	CodeChallengeMethodsSupported                   []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported                                 []string `json:"claims_supported"`
+	ClaimTypesSupported                             []string `json:"claim_types_supported"`
+	PromptValuesSupported                           []string `json:"prompt_values_supported"`
+	AuthorizationResponseIssParameterSupported      bool     `json:"authorization_response_iss_parameter_supported"`
+	ClaimsParameterSupported                        bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported                       bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported                    bool     `json:"request_uri_parameter_supported"`
+	RequireRequestURIRegistration                   bool     `json:"require_request_uri_registration"`
+	FrontchannelLogoutSupported                     bool     `json:"frontchannel_logout_supported"`
+	BackchannelLogoutSupported                      bool     `json:"backchannel_logout_supported"`
 }
 
 // DiscoveryFor returns the metadata of the tenant whose issuer is iss.
 func DiscoveryFor(iss string) Discovery {
 	authMethods := []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone}
 	return Discovery{
-		Issuer:                                     iss,
-		AuthorizationEndpoint:                      iss + "/oauth2/auth",
-		TokenEndpoint:                              iss + "/oauth2/token",
-		UserinfoEndpoint:                           iss + "/userinfo",
-		JWKSURI:                                    iss + "/.well-known/jwks.json",
-		IntrospectionEndpoint:                      iss + "/oauth2/introspect",
-		RevocationEndpoint:                         iss + "/oauth2/revoke",
-		EndSessionEndpoint:                         iss + "/oauth2/sessions/logout",
-		ScopesSupported:                            []string{"openid", "profile", "email", "phone", "offline_access"},
-		ResponseTypesSupported:                     []string{"code"},
-		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials},
-		SubjectTypesSupported:                      []string{"public"},
-		IDTokenSigningAlgValuesSupported:           Algs,
-		TokenEndpointAuthMethodsSupported:          authMethods,
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"},
-		IntrospectionEndpointAuthMethodsSupported:  []string{AuthSecretBasic},
-		RevocationEndpointAuthMethodsSupported:     authMethods,
-		CodeChallengeMethodsSupported:              []string{"S256"},
+		Issuer:                                          iss,
+		AuthorizationEndpoint:                           iss + "/oauth2/auth",
+		TokenEndpoint:                                   iss + "/oauth2/token",
+		UserinfoEndpoint:                                iss + "/userinfo",
+		JWKSURI:                                         iss + "/.well-known/jwks.json",
+		IntrospectionEndpoint:                           iss + "/oauth2/introspect",
+		RevocationEndpoint:                              iss + "/oauth2/revoke",
+		EndSessionEndpoint:                              iss + "/oauth2/sessions/logout",
+		ScopesSupported:                                 []string{"openid", "profile", "email", "phone", "offline_access"},
+		ResponseTypesSupported:                          []string{"code"},
+		ResponseModesSupported:                          []string{"query"},
+		GrantTypesSupported:                             []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials},
+		SubjectTypesSupported:                           []string{"public"},
+		IDTokenSigningAlgValuesSupported:                Algs,
+		TokenEndpointAuthMethodsSupported:               authMethods,
+		TokenEndpointAuthSigningAlgValuesSupported:      assertionAlgs,
+		IntrospectionEndpointAuthMethodsSupported:       []string{AuthSecretBasic},
+		RevocationEndpointAuthMethodsSupported:          authMethods,
+		RevocationEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+		CodeChallengeMethodsSupported:                   []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
 			"at_hash", "jti", "rat", "name", "given_name", "family_name", "updated_at", "email", "email_verified", "phone_number",
 			"phone_number_verified"},
@@ -96,3 +99,7 @@ func writeCacheableJSON(w http.ResponseWriter, v any, cache string) {
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// assertionAlgs are the algorithms a private_key_jwt client assertion may
+// be signed with, at the token and revocation endpoints alike.
+var assertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}

@@ -1,0 +1,97 @@
+package provider_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/server/servertest"
+)
+
+// TestConsentAfterClientDeleted: the client is deleted while its consent
+// page is open. Allowing then is a 400 error page (as denying is), not a
+// 500: the grant's foreign key fails because the client is gone, which is
+// no server failure. No code is issued.
+func TestConsentAfterClientDeleted(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		b := servertest.NewBrowser(e.in.URL)
+		res, err := b.Get(e.rp.request().url)
+		if err != nil || res.Page == nil || res.Page.Name != "login" {
+			t.Fatalf("want the login page, got %+v (%v)", res, err)
+		}
+		res, err = b.Post(e.in.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}})
+		if err != nil || res.Page == nil || res.Page.Name != "consent" {
+			t.Fatalf("want the consent page, got %+v (%v)", res, err)
+		}
+		consent := res.Page
+		if err := e.in.Services().Provider.Clients.Delete(e.in.Ctx(), e.client.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, decision := range []string{"allow", "deny"} {
+			res, err = b.Post(e.in.URL+"/consent", url.Values{"flow": {consent.Flow}, "csrf_token": {consent.CSRF}, "decision": {decision}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Redirect != nil || res.Page == nil || res.Page.Status != 400 || res.Page.Name != "error" {
+				t.Errorf("consent %s after the client was deleted: %+v, want a 400 error page", decision, res)
+			}
+		}
+	})
+}
+
+// TestDiscoveryRevocationAssertionAlgs: the revocation endpoint accepts
+// private_key_jwt, so discovery lists the assertion algorithms for it too
+// (RFC 8414 §2: MUST be present when private_key_jwt is listed), the same
+// as the token endpoint's, without none.
+func TestDiscoveryRevocationAssertionAlgs(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		resp, err := http.Get(e.in.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods, _ := d["revocation_endpoint_auth_methods_supported"].([]any)
+		algs, _ := d["revocation_endpoint_auth_signing_alg_values_supported"].([]any)
+		if slices.Contains(methods, any("private_key_jwt")) && (len(algs) == 0 || slices.Contains(algs, any("none")) ||
+			!slices.Equal(algs, d["token_endpoint_auth_signing_alg_values_supported"].([]any))) {
+			t.Errorf("%s: revocation methods %v, signing algs %v; want the token endpoint's algorithms", path, methods, algs)
+		}
+	}
+}
+
+// TestStaticOnlyFiles: /static/ serves its files and nothing else: a
+// missing file or a directory is the catalog's 404 NOT_FOUND with
+// no-store (docs/errors.md), not Go's plain-text 404 or a listing.
+func TestStaticOnlyFiles(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(e.in.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, string(raw)
+	}
+	for _, path := range []string{"/static/nope.css", "/static/", "/static/..%2fpages.go"} {
+		resp, body := get(path)
+		if resp.StatusCode != 404 || !strings.Contains(body, `"NOT_FOUND"`) || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: %d Cache-Control %q %q, want 404 NOT_FOUND, no-store", path, resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+		}
+	}
+	if resp, body := get("/static/style.css"); resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") ||
+		resp.Header.Get("Cache-Control") != "public, max-age=3600" || body == "" {
+		t.Errorf("GET /static/style.css: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
+	}
+}
