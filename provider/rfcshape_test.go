@@ -89,7 +89,9 @@ func TestUserinfoOneTokenMethod(t *testing.T) {
 }
 
 // TestTokenResponseWithoutScope: a grant with no scope answers without a
-// scope member; "" is not a scope (RFC 6749 §3.3, §5.1).
+// scope member, and its RFC 9068 JWT access token has no scope claim; ""
+// is not a scope (RFC 6749 §3.3, §5.1; RFC 9068 §2.2.3). With a scope,
+// both carry it.
 func TestTokenResponseWithoutScope(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
@@ -104,6 +106,21 @@ func TestTokenResponseWithoutScope(t *testing.T) {
 		a = caPost(t, e.in.URL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, caBasic(m.ID, secret))
 		if a.status != 200 || a.str("scope") != "api:read" {
 			t.Errorf("token response with a scope: %d %s, want scope api:read", a.status, a.raw)
+		}
+		j, jsecret := e.in.CreateClient(t, e.in.Ctx(), machine("jwt", "ES256"))
+		for scope, want := range map[string]any{"": nil, "api:read": "api:read"} {
+			f := url.Values{"grant_type": {"client_credentials"}}
+			if scope != "" {
+				f.Set("scope", scope)
+			}
+			a = caPost(t, e.in.URL+"/oauth2/token", f, caBasic(j.ID, jsecret))
+			if a.status != 200 {
+				t.Fatalf("client_credentials, JWT access token: %d %s", a.status, a.raw)
+			}
+			_, claims := verifyJWT(t, e.in.URL, a.str("access_token"))
+			if got, ok := claims["scope"]; (want == nil && ok) || (want != nil && got != want) {
+				t.Errorf("JWT access token for scope %q: scope claim %v (present %v), want %v", scope, got, ok, want)
+			}
 		}
 	})
 }

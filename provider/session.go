@@ -81,16 +81,42 @@ func (s *Session) alg() string {
 // GetJWTClaims returns the RFC 9068 claims of a JWT access token: iss, sub,
 // aud, exp, iat, jti, client_id and scope (fosite adds scope, aud and exp).
 func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
-	c := &jwt.JWTClaims{
+	c := accessClaims{&jwt.JWTClaims{
 		Subject:  s.Subject,
 		Issuer:   s.Issuer,
 		IssuedAt: time.Now().UTC(),
 		Extra:    map[string]any{"client_id": s.ClientID},
-	}
+	}}
 	if s.UserID != "" && s.Claims != nil && !s.Claims.AuthTime.IsZero() {
 		c.Extra["auth_time"] = s.Claims.AuthTime.Unix()
 	}
 	return c
+}
+
+// accessClaims are fosite's JWT claims without an empty scope: fosite
+// writes "scope": "" when nothing was granted, and "" is no scope (RFC 6749
+// §3.3; RFC 9068 §2.2.3), so the claim is left out, as the token
+// response's scope member is.
+type accessClaims struct{ *jwt.JWTClaims }
+
+func (c accessClaims) With(expiry time.Time, scope, audience []string) jwt.JWTClaimsContainer {
+	return accessClaims{c.JWTClaims.With(expiry, scope, audience).(*jwt.JWTClaims)}
+}
+
+func (c accessClaims) WithDefaults(iat time.Time, issuer string) jwt.JWTClaimsContainer {
+	return accessClaims{c.JWTClaims.WithDefaults(iat, issuer).(*jwt.JWTClaims)}
+}
+
+func (c accessClaims) WithScopeField(f jwt.JWTScopeFieldEnum) jwt.JWTClaimsContainer {
+	return accessClaims{c.JWTClaims.WithScopeField(f).(*jwt.JWTClaims)}
+}
+
+func (c accessClaims) ToMapClaims() jwt.MapClaims {
+	m := c.JWTClaims.ToMapClaims()
+	if s, ok := m["scope"].(string); ok && s == "" {
+		delete(m, "scope")
+	}
+	return m
 }
 
 // GetJWTHeader is the access-token header: typ at+jwt (RFC 9068 §2.1).
