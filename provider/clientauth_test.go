@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,15 +51,8 @@ func caSend(t *testing.T, method, u, ctype, body, auth string) caAnswer {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := caAnswer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &a.body)
-	return a
+	resp, raw, decoded := send(t, req)
+	return caAnswer{status: resp.StatusCode, header: resp.Header, raw: string(raw), body: decoded}
 }
 
 const caFormType = "application/x-www-form-urlencoded"

@@ -190,14 +190,8 @@ func cfUserinfo(t *testing.T, issuer, how, token string) map[string]any {
 		req, _ = http.NewRequest(http.MethodPost, issuer+"/userinfo", strings.NewReader(url.Values{"access_token": {token}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+	resp, raw, body := send(t, req)
+	if body == nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("userinfo (%s): %d %q %s", how, resp.StatusCode, resp.Header.Get("Content-Type"), raw)
 	}
 	return body

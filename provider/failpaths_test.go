@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -504,14 +503,7 @@ type bearerResponse struct {
 
 func callUserinfo(t *testing.T, req *http.Request) bearerResponse {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
+	resp, _, body := send(t, req)
 	r := bearerResponse{status: resp.StatusCode, www: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: body}
 	r.error, _ = body["error"].(string)
 	return r

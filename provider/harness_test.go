@@ -230,14 +230,10 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 	return ok
 }
 
-// post sends a form with optional Basic auth and decodes the JSON answer.
-func post(t *testing.T, u string, form url.Values, user, pass string) (*http.Response, map[string]any) {
+// send does req and returns the response (its body read and closed), the
+// raw body and the body as a JSON object (nil when it is not one).
+func send(t *testing.T, req *http.Request) (*http.Response, []byte, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if user != "" {
-		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +242,18 @@ func post(t *testing.T, u string, form url.Values, user, pass string) (*http.Res
 	raw, _ := io.ReadAll(resp.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
+	return resp, raw, body
+}
+
+// post sends a form with optional Basic auth and decodes the JSON answer.
+func post(t *testing.T, u string, form url.Values, user, pass string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	resp, _, body := send(t, req)
 	return resp, body
 }
 

@@ -1,8 +1,6 @@
 package provider_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,16 +49,8 @@ func TestConsentAfterClientDeleted(t *testing.T) {
 func TestDiscoveryRevocationAssertionAlgs(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
-		resp, err := http.Get(e.in.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d map[string]any
-		err = json.NewDecoder(resp.Body).Decode(&d)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		req, _ := http.NewRequest(http.MethodGet, e.in.URL+path, nil)
+		_, _, d := send(t, req)
 		methods, _ := d["revocation_endpoint_auth_methods_supported"].([]any)
 		algs, _ := d["revocation_endpoint_auth_signing_alg_values_supported"].([]any)
 		if slices.Contains(methods, any("private_key_jwt")) && (len(algs) == 0 || slices.Contains(algs, any("none")) ||
@@ -76,12 +66,8 @@ func TestDiscoveryRevocationAssertionAlgs(t *testing.T) {
 func TestStaticOnlyFiles(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	get := func(path string) (*http.Response, string) {
-		resp, err := http.Get(e.in.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		req, _ := http.NewRequest(http.MethodGet, e.in.URL+path, nil)
+		resp, raw, _ := send(t, req)
 		return resp, string(raw)
 	}
 	for _, path := range []string{"/static/nope.css", "/static/", "/static/..%2fpages.go"} {
