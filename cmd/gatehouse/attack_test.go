@@ -310,10 +310,7 @@ func TestAttackClientsRedirectURIs(t *testing.T) {
 		})
 	}
 	c.t = t
-	var all []clientJSON
-	if c.okJSON(&all, "clients", "list", "--json"); len(all) != 0 {
-		t.Fatalf("refused registrations stored clients: %+v", all)
-	}
+	c.noClients()
 }
 
 // TestAttackClientsGrantTypes proves that only authorization_code,
@@ -334,10 +331,7 @@ func TestAttackClientsGrantTypes(t *testing.T) {
 		c.fail(1, []string{"gatehouse clients: INVALID_REQUEST: ", `grant_type: "` + tc.bad + `" is not supported (authorization_code, refresh_token, client_credentials)`},
 			"clients", "create", "--name", "x", "--redirect-uri", "https://a.example.com/cb", "--grant-type", tc.flag)
 	}
-	var all []clientJSON
-	if c.okJSON(&all, "clients", "list", "--json"); len(all) != 0 {
-		t.Fatalf("refused registrations stored clients: %+v", all)
-	}
+	c.noClients()
 }
 
 // jwksFile writes a JWK set of keys to a file and returns its path.
@@ -476,10 +470,7 @@ func TestAttackClientsJWKSRefused(t *testing.T) {
 		})
 	}
 	c.t = t
-	var all []clientJSON
-	if c.okJSON(&all, "clients", "list", "--json"); len(all) != 0 {
-		t.Fatalf("refused registrations stored clients: %+v", all)
-	}
+	c.noClients()
 }
 
 // TestAttackClientsJWKSDuplicateKid proves that a private_key_jwt JWK set
@@ -941,5 +932,14 @@ func TestAttackDevSecretNotFixed(t *testing.T) {
 	c.okJSON(&rot, "keys", "rotate", "--dev", "--force", "--json")
 	if _, err := os.Stat("gatehouse.secret"); err == nil {
 		t.Fatal("--dev wrote gatehouse.secret although GATEHOUSE_SECRET is set")
+	}
+}
+
+// noClients checks that the refused registrations before it stored none.
+func (c *cli) noClients() {
+	c.t.Helper()
+	var all []clientJSON
+	if c.okJSON(&all, "clients", "list", "--json"); len(all) != 0 {
+		c.t.Fatalf("refused registrations stored clients: %+v", all)
 	}
 }
