@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/storage/storagetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -59,11 +60,56 @@ var unplanned = regexp.MustCompile(`(?is)^\s*(-- ping|begin|commit|rollback|save
 // testPlans: every statement the conformance suite ran can be answered from
 // an index: with sequential scans disabled, even its generic plan made on a
 // new database (analyzed empty tables) has none. (Which index the planner
-// picks there is another matter: it picks among equals, which is why the
-// store plans each execution; see Open.)
+// picks there is another matter: it picks among equals, which is why a new
+// database plans each execution; see planMode.)
 func testPlans(t *testing.T) {
 	ctx, conn := planDB(t)
 	exec(t, ctx, conn, "ANALYZE", "SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off")
+	forEachPlan(t, ctx, conn, func(q, plan string) {
+		if strings.Contains(plan, "Seq Scan") {
+			t.Errorf("not answered from an index:\n%s\n%s", q, plan)
+		}
+	})
+}
+
+// testPlansEstablished: on an established database (every table of
+// postgres's established list analyzed with 5,000 rows), where connections
+// may use generic plans, every statement's generic plan, with sequential
+// scans allowed, reads no established table whole and finds its rows by more
+// than the tenant (no index scan whose only condition is tenant_id), except
+// pages of a list (LIMIT), which are a tenant's range by design.
+func testPlansEstablished(t *testing.T) {
+	if !tenantOnly.MatchString("  Index Cond: (tenant_id = $1)\n") || tenantOnly.MatchString("  Index Cond: ((tenant_id = $1) AND (id = $2))\n") {
+		t.Fatal("tenantOnly does not tell a tenant's range from a lookup")
+	}
+	ctx, conn := planDB(t)
+	exec(t, ctx, conn, storagetest.EstablishedSeed(5000, "c1")...)
+	exec(t, ctx, conn, "ANALYZE", "SET plan_cache_mode = force_generic_plan")
+	forEachPlan(t, ctx, conn, func(q, plan string) {
+		for _, table := range establishedTables {
+			if strings.Contains(plan, "Seq Scan on "+table+" ") || strings.HasSuffix(plan, "Seq Scan on "+table) {
+				t.Errorf("reads %s whole:\n%s\n%s", table, q, plan)
+			}
+		}
+		if !regexp.MustCompile(`(?i)\blimit\b`).MatchString(q) {
+			for _, cond := range tenantOnly.FindAllString(plan, -1) {
+				t.Errorf("a tenant's whole range (%s):\n%s\n%s", strings.TrimSpace(cond), q, plan)
+			}
+		}
+	})
+}
+
+// establishedTables mirrors postgres.establishedTables (unexported).
+var establishedTables = []string{"users", "credentials", "login_sessions", "auth_flows", "consent_grants",
+	"oauth2_code", "oauth2_access", "oauth2_refresh", "events"}
+
+// tenantOnly is an index condition on the tenant alone.
+var tenantOnly = regexp.MustCompile(`Index Cond: \(\(?(\w+\.)?tenant_id = [^()]*\)?\)\n`)
+
+// forEachPlan prepares every statement the conformance suite ran on conn
+// and hands check its generic plan (EXPLAIN EXECUTE with NULL arguments,
+// under the connection's settings).
+func forEachPlan(t *testing.T, ctx context.Context, conn *pgx.Conn, check func(q, plan string)) {
 	checked := 0
 	for i, q := range statements.all() {
 		if unplanned.MatchString(q) {
@@ -98,11 +144,9 @@ func testPlans(t *testing.T) {
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
-		plan := strings.Join(lines, "\n")
+		plan := strings.Join(lines, "\n") + "\n"
 		checked++
-		if strings.Contains(plan, "Seq Scan") {
-			t.Errorf("not answered from an index:\n%s\n%s", q, plan)
-		}
+		check(q, plan)
 		if testing.Verbose() {
 			t.Logf("%s\n%s", q, plan)
 		}

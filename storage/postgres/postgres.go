@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,28 +42,44 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	// Plan every execution with its parameters and the table as it is now.
-	// pgx prepares statements per connection; PostgreSQL's default (auto)
-	// switches a statement to a cached generic plan after five runs, made
-	// with the statistics of that moment. On a new database (the first
-	// minutes after a deploy) those say the tables are empty, every index
-	// looks alike, and PostgreSQL 15 picked, for example, a lookup of an
-	// account by id through the phone index (the tenant's whole range) or a
-	// sequential scan, and kept that plan while the table grew, until it
-	// was next analyzed (seven statements did, checked one by one). Generic
-	// plans would save a third of PostgreSQL's CPU per refresh; custom
-	// plans cannot go stale. A DSN that sets plan_cache_mode wins.
-	if _, ok := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+	// Plans: custom (every execution planned with its parameters and the
+	// table as it is now) until the statistics can tell the indexes apart,
+	// then PostgreSQL's default (auto: a cached generic plan once it is no
+	// dearer than the custom ones). See planMode. A DSN that sets
+	// plan_cache_mode wins, and no statistics are read.
+	_, pinned := pc.ConnConfig.RuntimeParams["plan_cache_mode"]
+	if !pinned {
 		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+		// A connection keeps the mode it was given; this bounds how long a
+		// mode outlives the statistics it was chosen from.
+		if !strings.Contains(dsn, "pool_max_conn_lifetime") {
+			pc.MaxConnLifetime, pc.MaxConnLifetimeJitter = connLifetime, connLifetime/5
+		}
 	}
 	if cfg.Tracer != nil {
 		pc.ConnConfig.Tracer = cfg.Tracer
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var lastMode atomic.Value
 	// Scan timestamptz as UTC, whatever the process's local zone, so times
 	// read back the same on both backends.
-	pc.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
 			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+		if pinned {
+			return nil
+		}
+		mode, err := planMode(ctx, c)
+		if err != nil {
+			return fmt.Errorf("choose the plan mode: %w", err)
+		}
+		if prev := lastMode.Swap(mode); prev != mode {
+			log.Info("PostgreSQL plan mode for new connections", "area", "storage", "plan_cache_mode", mode,
+				"established", mode == "auto")
+		}
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
@@ -74,6 +93,54 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// connLifetime is how long a pooled connection lives (with up to a fifth
+// more, at random, so they do not all reconnect at once): a new connection
+// reads the statistics again and takes the plan mode they call for.
+const connLifetime = 5 * time.Minute
+
+// establishedRows is how many rows (by the statistics) each table of
+// establishedTables must hold before generic plans are allowed.
+const establishedRows = 1000
+
+// establishedTables are the tables that grow with traffic and that the hot
+// statements read. Each must have been analyzed and hold establishedRows.
+var establishedTables = []string{"users", "credentials", "login_sessions", "auth_flows", "consent_grants",
+	"oauth2_code", "oauth2_access", "oauth2_refresh", "events"}
+
+// planMode sets the plan_cache_mode of a new connection and returns it.
+//
+// pgx prepares each statement once per connection; PostgreSQL's default
+// (auto) then plans its first five runs with their parameters and switches
+// to a cached generic plan when that is no dearer. Generic plans save about
+// half of PostgreSQL's CPU on a refresh (one planning per statement instead
+// of one per run). But a generic plan is made from the statistics of its
+// moment and kept until the table is next analyzed. On a new database every
+// table is empty or unanalyzed, every index looks alike (every estimate is
+// one row), and PostgreSQL 15 picked, for example, a lookup of an account by
+// id through the phone index (the tenant's whole range) or a sequential
+// scan, and kept it while the table grew (seven statements did, checked one
+// by one): a refresh fell to half its rate for the first minute.
+//
+// So a connection plans every run (force_custom_plan: the plan follows the
+// table as it is now) until every table in establishedTables has been
+// analyzed holding at least establishedRows rows. From then on the
+// statistics tell a unique lookup (one row) from a range (thousands), and a
+// connection gets auto. The choice is made per connection, when it opens,
+// from pg_class and pg_stat_user_tables; connections live connLifetime, so
+// a database that stops being established (a table purged nearly empty)
+// is back on custom plans within minutes. TestPlanMode checks both states,
+// and TestConformance/Plans every statement's generic plan in both.
+func planMode(ctx context.Context, c *pgx.Conn) (string, error) {
+	var mode string
+	err := c.QueryRow(ctx, `SELECT set_config('plan_cache_mode',
+			CASE WHEN count(*) = cardinality($1::text[]) THEN 'auto' ELSE 'force_custom_plan' END, false)
+		FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+		WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) t) AND c.reltuples >= $2
+			AND (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL)`,
+		pgx.QueryExecModeExec, establishedTables, establishedRows).Scan(&mode)
+	return mode, err
 }
 
 type backend struct {

@@ -27,4 +27,5 @@ func open(t *testing.T) storage.Store {
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, open)
 	t.Run("Plans", testPlans)
+	t.Run("PlansEstablished", testPlansEstablished)
 }
