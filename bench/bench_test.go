@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,4 +99,21 @@ func TestDrive(t *testing.T) {
 		func(int) (worker, error) { return nil, errors.New("no connection") }, nil); err == nil {
 		t.Errorf("drive with a failing set-up: no error")
 	}
+}
+
+// TestSampleRSS: the peak covers memory touched and freed inside the window.
+func TestSampleRSS(t *testing.T) {
+	rss0, _ := procRSS(os.Getpid())
+	s := sampleRSS(os.Getpid())
+	buf := make([]byte, 64<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	runtime.KeepAlive(buf)
+	buf = nil
+	peak := s.Stop()
+	if peak < rss0+60<<20 {
+		t.Fatalf("peak RSS %d MB, want at least %d MB (the 64 MB touched on top of %d MB)", peak>>20, (rss0+60<<20)>>20, rss0>>20)
+	}
+	t.Logf("RSS before %d MB, peak %d MB, high-water mark reset: %v", rss0>>20, peak>>20, s.hwm)
 }

@@ -32,6 +32,7 @@ type options struct {
 	janitor   bool
 	burst     int
 	keep      bool
+	fresh     bool
 	profile   string
 	repeat    int
 	argonT    uint
@@ -51,6 +52,7 @@ func main() {
 	flag.BoolVar(&o.large, "large", false, "also seed 1,000,000 accounts and 10,000,000 token rows and rerun login, introspect and refresh")
 	flag.BoolVar(&o.janitor, "janitor", false, "also issue 1,000,000 expired tokens, run the janitor, and rerun client_credentials")
 	flag.IntVar(&o.burst, "burst", 0, "also fire this many concurrent password sign-ins at once and report peak RSS (e.g. 500)")
+	flag.BoolVar(&o.fresh, "fresh", false, "measure on the new database as it is (PostgreSQL: custom plans), without first seeding an established one")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database and the server's log after the run")
 	flag.IntVar(&o.repeat, "repeat", 1, "run each scenario this many times and report the median run (by req/s)")
 	def := config.Default().Passwords

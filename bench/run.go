@@ -48,11 +48,18 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer b.close()
+	database := "fresh: only what the scenarios use"
+	if o.db == "postgres" && !o.fresh {
+		if err := b.establish(ctx); err != nil {
+			return err
+		}
+		database = fmt.Sprintf("established: %d rows in each table the store needs established, analyzed, then the server restarted", establishedRows)
+	}
 
 	rep := report{Time: time.Now().UTC(), Commit: commit(), Machine: machine(), Extra: map[string]any{},
 		Settings: map[string]string{"db": o.db, "conns": fmt.Sprint(o.conns), "duration": o.duration.String(),
 			"warmup": o.warmup.String(), "durability": durability(ctx, o.db, srv.dsn),
-			"argon2id": fmt.Sprintf("m=%dKiB t=%d p=1", o.argonM, o.argonT)}}
+			"argon2id": fmt.Sprintf("m=%dKiB t=%d p=1", o.argonM, o.argonT), "database": database}}
 	time.Sleep(time.Second) // let the server settle after start-up and seeding
 	rss, _ := procRSS(srv.pid)
 	rep.IdleRSSMB = float64(rss) / (1 << 20)
@@ -103,6 +110,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	rep.Calibration = append(rep.Calibration, calibrate(o))
+	if mode := srv.planMode(); mode != "" {
+		rep.Settings["plan_cache_mode"] = mode
+	}
 	printTable(os.Stdout, rep)
 	return writeReport(o.out, rep)
 }

@@ -77,7 +77,7 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 			return fmt.Errorf("choose the plan mode: %w", err)
 		}
 		if prev := lastMode.Swap(mode); prev != mode {
-			log.Info("PostgreSQL plan mode for new connections", "area", "storage", "plan_cache_mode", mode,
+			log.Info("PostgreSQL plan mode for new connections", "plan_cache_mode", mode,
 				"established", mode == "auto")
 		}
 		return nil
