@@ -92,3 +92,31 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestPlanModeUnreadable: where the statistics cannot be read (an engine
+// without these catalog views), connections still open, with custom plans,
+// and the store says so once.
+func TestPlanModeUnreadable(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	saved := *postgres.PlanModeSQL
+	*postgres.PlanModeSQL = `SELECT set_config('plan_cache_mode', 'auto', false) FROM no_such_view WHERE $1::text[] IS NOT NULL AND $2 > 0`
+	t.Cleanup(func() { *postgres.PlanModeSQL = saved })
+	var buf syncBuffer
+	s, err := postgres.Open(dsn, postgres.Config{MaxConns: 2}, sqlstore.Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("a connection whose statistics query failed was refused: %v", err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("the store does not work on it: %v", err)
+	}
+	log := buf.String()
+	if strings.Count(log, "statistics unreadable") != 1 || !strings.Contains(log, `"plan_cache_mode":"force_custom_plan"`) {
+		t.Fatalf("want one warning and custom plans logged, got:\n%s", log)
+	}
+}

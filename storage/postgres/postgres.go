@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -64,6 +65,7 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 		log = slog.New(slog.DiscardHandler)
 	}
 	var lastMode atomic.Value
+	var warnOnce sync.Once
 	// Scan timestamptz as UTC, whatever the process's local zone, so times
 	// read back the same on both backends.
 	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
@@ -74,7 +76,15 @@ func Open(dsn string, cfg Config, opts sqlstore.Options) (*sqlstore.Store, error
 		}
 		mode, err := planMode(ctx, c)
 		if err != nil {
-			return fmt.Errorf("choose the plan mode: %w", err)
+			if c.IsClosed() {
+				return fmt.Errorf("choose the plan mode: %w", err)
+			}
+			// A database without these catalog views (a PostgreSQL-compatible
+			// engine) keeps custom plans; the connection is fine.
+			mode = "force_custom_plan"
+			warnOnce.Do(func() {
+				log.Warn("PostgreSQL statistics unreadable: every statement planned per run", "err", err)
+			})
 		}
 		if prev := lastMode.Swap(mode); prev != mode {
 			log.Info("PostgreSQL plan mode for new connections", "plan_cache_mode", mode,
@@ -109,6 +119,14 @@ const establishedRows = 1000
 var establishedTables = []string{"users", "credentials", "login_sessions", "auth_flows", "consent_grants",
 	"oauth2_code", "oauth2_access", "oauth2_refresh", "events"}
 
+// planModeSQL sets and returns a new connection's plan mode ($1: the tables,
+// $2: the rows each must hold). A variable for a test of its failure.
+var planModeSQL = `SELECT set_config('plan_cache_mode',
+		CASE WHEN count(*) = cardinality($1::text[]) THEN 'auto' ELSE 'force_custom_plan' END, false)
+	FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+	WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) t) AND c.reltuples >= $2
+		AND (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL)`
+
 // planMode sets the plan_cache_mode of a new connection and returns it.
 //
 // pgx prepares each statement once per connection; PostgreSQL's default
@@ -134,12 +152,7 @@ var establishedTables = []string{"users", "credentials", "login_sessions", "auth
 // and TestConformance/Plans every statement's generic plan in both.
 func planMode(ctx context.Context, c *pgx.Conn) (string, error) {
 	var mode string
-	err := c.QueryRow(ctx, `SELECT set_config('plan_cache_mode',
-			CASE WHEN count(*) = cardinality($1::text[]) THEN 'auto' ELSE 'force_custom_plan' END, false)
-		FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
-		WHERE c.oid IN (SELECT to_regclass(t) FROM unnest($1::text[]) t) AND c.reltuples >= $2
-			AND (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL)`,
-		pgx.QueryExecModeExec, establishedTables, establishedRows).Scan(&mode)
+	err := c.QueryRow(ctx, planModeSQL, pgx.QueryExecModeExec, establishedTables, establishedRows).Scan(&mode)
 	return mode, err
 }
 

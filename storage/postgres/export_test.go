@@ -1,0 +1,4 @@
+package postgres
+
+// PlanModeSQL lets the external tests replace the plan-mode query.
+var PlanModeSQL = &planModeSQL
