@@ -1011,3 +1011,34 @@ func TestIntrospectionAcrossClients(t *testing.T) {
 		}
 	})
 }
+
+// TestIntrospectionBearerInForm: introspection requires HTTP Basic client
+// authentication (architecture: a bearer token is not enough, a token holder
+// must not probe other tokens). fosite also takes an access_token form or
+// query parameter as bearer authentication, in which case it skips the
+// Basic credentials altogether: a Basic header with a wrong secret, or of no
+// client at all, plus any valid access token must still be 401
+// invalid_client with a Basic challenge, never an answer about the token.
+func TestIntrospectionBearerInForm(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		holder := e.tokens() // a token the caller holds
+		victim := e.tokens() // a token it should not learn about
+		introspectURL := e.in.URL + "/oauth2/introspect"
+		for name, auth := range map[string]string{
+			"wrong secret":   caBasic(e.client.ID, "wrong"),
+			"unknown client": caBasic("nobody", "nothing"),
+		} {
+			f := url.Values{"token": {victim.AccessToken}, "access_token": {holder.AccessToken}}
+			caRefused(t, name+", access_token in the body", caPost(t, introspectURL, f, auth), true)
+			q := url.Values{"access_token": {holder.AccessToken}}
+			caRefused(t, name+", access_token in the query", caPost(t, introspectURL+"?"+q.Encode(), url.Values{"token": {victim.AccessToken}}, auth), true)
+		}
+		// With its own credentials right, the caller's access_token
+		// parameter is ignored.
+		f := url.Values{"token": {victim.AccessToken}, "access_token": {"garbage"}}
+		if a := caPost(t, introspectURL, f, caBasic(e.client.ID, e.secret)); a.status != 200 || a.body["active"] != true {
+			t.Errorf("right Basic credentials and an access_token parameter: %d %s, want the token active", a.status, a.raw)
+		}
+	})
+}

@@ -27,6 +27,13 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, r, "introspect", err, "")
 		return
 	}
+	// fosite takes an access_token parameter (body or query) as bearer
+	// authentication and then skips the Basic credentials altogether: any
+	// token holder could introspect every token with a made-up Basic
+	// header. It is no parameter of RFC 7662, so it is ignored (RFC 6749
+	// §3.2) and the Basic credentials are checked.
+	r.Form.Del("access_token")
+	r.PostForm.Del("access_token")
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
 	if err != nil {
 		// The outermost fosite error says what failed; the chain below it
