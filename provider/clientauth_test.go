@@ -1042,3 +1042,31 @@ func TestIntrospectionBearerInForm(t *testing.T) {
 		}
 	})
 }
+
+// TestClientAssertionWithSecret: a client uses one authentication method
+// per request (RFC 6749 §2.3: "MUST NOT use more than one"). A valid
+// client assertion together with a client_secret in the body is two
+// methods — refused like Basic plus a body secret, at the token and the
+// revocation endpoint — whatever the secret's value; the assertion alone
+// (the control) passes.
+func TestClientAssertionWithSecret(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		k := caAssertionClient(t, e, e.in.Ctx())
+		tokenURL := e.in.URL + "/oauth2/token"
+		for _, secret := range []string{"anything", ""} {
+			f := k.form(k.good(k.claims(tokenURL)))
+			f.Set("client_secret", secret)
+			caRefusedTwoMethods(t, fmt.Sprintf("assertion and client_secret %q (token)", secret), caPost(t, tokenURL, f, ""), false)
+			f = k.form(k.good(k.claims(tokenURL)))
+			f.Del("grant_type")
+			f.Del("scope")
+			f.Set("token", "gh_at_unknown.token")
+			f.Set("client_secret", secret)
+			caRefusedTwoMethods(t, fmt.Sprintf("assertion and client_secret %q (revoke)", secret), caPost(t, e.in.URL+"/oauth2/revoke", f, ""), false)
+		}
+		if a := caPost(t, tokenURL, k.form(k.good(k.claims(tokenURL))), ""); a.status != 200 {
+			t.Errorf("control: the assertion alone: %d %s", a.status, a.raw)
+		}
+	})
+}

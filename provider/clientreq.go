@@ -16,7 +16,9 @@ import (
 // a request whose client authenticates (token, revocation, introspection):
 //   - every parameter at most once (RFC 6749 §3.2): invalid_request;
 //   - one authentication method (RFC 6749 §2.3): HTTP Basic together with
-//     client_secret or client_assertion in the body is invalid_request;
+//     client_secret or client_assertion in the body, or client_secret
+//     together with client_assertion, is invalid_request (fosite would
+//     take the assertion and ignore the secret);
 //   - HTTP Basic credentials that are not form-url-encoded (RFC 6749
 //     §2.3.1) are invalid_client, as a wrong secret is (fosite answers
 //     invalid_request, without the Basic challenge);
@@ -45,6 +47,9 @@ func (p *Provider) clientRequest(r *http.Request) error {
 		if errID != nil || errSecret != nil {
 			return fosite.ErrInvalidClient.WithHint("The HTTP Basic credentials are not form-url-encoded (RFC 6749 section 2.3.1).")
 		}
+	}
+	if r.PostForm.Has("client_secret") && r.PostForm.Has("client_assertion") {
+		return fosite.ErrInvalidRequest.WithHint("The client authenticated both with client_secret and client_assertion; use one method.")
 	}
 	if a := r.PostForm.Get("client_assertion"); a != "" {
 		return assertionTimes(a, p.Now())
