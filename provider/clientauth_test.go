@@ -1070,3 +1070,25 @@ func TestClientAssertionWithSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestIntrospectionWithoutToken: token is a required parameter (RFC 7662
+// §2.1); a request without it, or with it empty, is malformed: 400
+// invalid_request (RFC 7662 §2.3, RFC 6749 §5.2), not an answer about a
+// token, as the revocation endpoint answers (RFC 7009 §2.1).
+func TestIntrospectionWithoutToken(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		for name, f := range map[string]url.Values{
+			"token missing": {"token_type_hint": {"access_token"}},
+			"token empty":   {"token": {""}},
+		} {
+			a := caPost(t, e.in.URL+"/oauth2/introspect", f, caBasic(e.client.ID, e.secret))
+			if a.status != 400 || a.str("error") != "invalid_request" {
+				t.Errorf("%s: %d %s, want 400 invalid_request", name, a.status, a.raw)
+			}
+			caNoStore(t, name, a)
+		}
+		// The client is authenticated first.
+		caRefused(t, "token missing, wrong secret", caPost(t, e.in.URL+"/oauth2/introspect", url.Values{"token_type_hint": {"access_token"}}, caBasic(e.client.ID, "wrong")), true)
+	})
+}

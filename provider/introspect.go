@@ -48,6 +48,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 			p.writeJSONError(w, r, "introspect", fosite.ErrInvalidClient.WithWrap(err), "") // with WWW-Authenticate: Basic was used
 		case rfc != nil && rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField:
 			p.writeJSONError(w, r, "introspect", err, "")
+		case r.PostForm.Get("token") == "":
+			// The client is authenticated by now; token is required (RFC
+			// 7662 §2.1), and its absence is no inactive token.
+			p.writeJSONError(w, r, "introspect", fosite.ErrInvalidRequest.WithHint("The token parameter is missing."), "")
 		default:
 			p.Log.DebugContext(ctx, "introspection: inactive token", "err", errText(err))
 			web.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
