@@ -146,6 +146,12 @@ func (s ClientSpec) Validate() error {
 			bad("jwks", "%v", err)
 		}
 	}
+	// OIDC Registration §2: none MUST NOT be used; and an algorithm the
+	// token endpoint does not verify (HS256, a misspelling) would leave a
+	// client that can never authenticate.
+	if s.AuthSigningAlg != "" && !slices.Contains(assertionAlgs, s.AuthSigningAlg) {
+		bad("token_endpoint_auth_signing_alg", "want one of %s, got %q", strings.Join(assertionAlgs, ", "), s.AuthSigningAlg)
+	}
 	if !slices.Contains(Algs, s.IDTokenAlg) {
 		bad("id_token_signed_response_alg", "want RS256 or ES256, got %q", s.IDTokenAlg)
 	}

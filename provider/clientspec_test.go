@@ -36,6 +36,11 @@ func TestClientSpecValidateKeysAndAudience(t *testing.T) {
 		"OPENID":                             {func(s *ClientSpec) { s.Scopes = []string{"OPENID"} }, "scope"},
 		"Offline_Access":                     {func(s *ClientSpec) { s.Scopes = []string{"openid", "Offline_Access"} }, "scope"},
 		"Email":                              {func(s *ClientSpec) { s.Scopes = []string{"openid", "Email"} }, "scope"},
+		// OIDC Registration §2: none MUST NOT be used; fosite would never
+		// accept an assertion under an algorithm it cannot verify.
+		"assertion alg none":  {func(s *ClientSpec) { s.AuthMethod, s.JWKS, s.AuthSigningAlg = AuthPrivateKeyJWT, set(pub), "none" }, "token_endpoint_auth_signing_alg"},
+		"assertion alg HS256": {func(s *ClientSpec) { s.AuthMethod, s.JWKS, s.AuthSigningAlg = AuthPrivateKeyJWT, set(pub), "HS256" }, "token_endpoint_auth_signing_alg"},
+		"assertion alg es256": {func(s *ClientSpec) { s.AuthMethod, s.JWKS, s.AuthSigningAlg = AuthPrivateKeyJWT, set(pub), "es256" }, "token_endpoint_auth_signing_alg"},
 	} {
 		spec := base
 		tc.change(&spec)
@@ -49,5 +54,9 @@ func TestClientSpecValidateKeysAndAudience(t *testing.T) {
 	ok.AuthMethod, ok.JWKS = AuthPrivateKeyJWT, set(pub)
 	if err := ok.withDefaults().Validate(); err != nil {
 		t.Errorf("a public signing key: %v", err)
+	}
+	ok.AuthSigningAlg = "ES256"
+	if err := ok.withDefaults().Validate(); err != nil {
+		t.Errorf("assertions signed with ES256: %v", err)
 	}
 }
