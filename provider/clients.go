@@ -184,6 +184,11 @@ func ValidateRedirectURI(raw string) error {
 	if u.User != nil {
 		return errors.New("must not contain user info")
 	}
+	// Matching is exact (RFC 9700 §2.1): a '*' in the host (where no
+	// host name has one) would be taken literally, never as a pattern.
+	if strings.Contains(u.Host, "*") {
+		return errors.New("must not contain a wildcard (redirect URIs are matched exactly)")
+	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {

@@ -274,7 +274,8 @@ func TestAttackUsersCreateCommonPassword(t *testing.T) {
 // SECURITY.md and docs/architecture.md rule out: script/data/file schemes
 // (in any case), fragments (even an empty one), http off loopback
 // (including look-alike hosts), user info (including the
-// localhost:port@evil trick), relative URIs, hosts missing, and control
+// localhost:port@evil trick), relative URIs, hosts missing, wildcard
+// hosts (RFC 9700 §2.1: exact matching, no patterns), and control
 // characters. Each is exit 1, INVALID_REQUEST naming the field and the URI,
 // and no client is stored.
 func TestAttackClientsRedirectURIs(t *testing.T) {
@@ -297,6 +298,8 @@ func TestAttackClientsRedirectURIs(t *testing.T) {
 		{"/relative/cb", "not an absolute URI"},
 		{"app.example.com/cb", "not an absolute URI"},
 		{"https:///cb", "has no host"},
+		{"https://*.example.com/cb", "must not contain a wildcard (redirect URIs are matched exactly)"},
+		{"https://app*.example.com/cb", "must not contain a wildcard (redirect URIs are matched exactly)"},
 		{"https://app.example.com/cb\r\nLocation: https://evil.example", "not an absolute URI"},
 	}
 	for _, tc := range tests {
