@@ -1,9 +1,13 @@
 package provider_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -105,6 +109,65 @@ func TestAuthorizeWithoutCodeGrant(t *testing.T) {
 		}
 		if got := e.clientError("client without the code grant", res, a, redirectURI); got != "unauthorized_client" {
 			t.Errorf("authorization by a client without authorization_code: error %q, want unauthorized_client before any page", got)
+		}
+	})
+}
+
+// TestAuthorizeMultipartPost: a POST to /oauth2/auth whose body is
+// multipart/form-data has the same checks as a query or a urlencoded body.
+// Before, only fosite read such a body: a request object in it (alg none)
+// replaced state and redirect_uri, a loosely matched redirect_uri
+// (%63allback) was accepted, and a parameter given twice was not refused
+// (RFC 6749 §3.1, RFC 9700 §4.1.3: exact redirect URI matching).
+func TestAuthorizeMultipartPost(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend, withClient(withJWKS))
+		a := authRequest{state: "state-in-the-body-1234"}
+		base := func() [][2]string {
+			return [][2]string{{"client_id", e.client.ID}, {"response_type", "code"}, {"scope", "openid"},
+				{"state", a.state}, {"code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())},
+				{"code_challenge_method", "S256"}}
+		}
+		post := func(fields [][2]string) servertest.Result {
+			t.Helper()
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			for _, f := range fields {
+				_ = mw.WriteField(f[0], f[1])
+			}
+			_ = mw.Close()
+			req, _ := http.NewRequest(http.MethodPost, e.in.URL+"/oauth2/auth", &body)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			resp, err := servertest.NewBrowser(e.in.URL).Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if loc, err := resp.Location(); err == nil {
+				return servertest.Result{Redirect: loc}
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			return servertest.Result{Page: &servertest.Page{URL: resp.Request.URL, Status: resp.StatusCode, Body: string(raw),
+				Name: advFind(advRePage, string(raw)), ErrorCode: advFind(advReError, string(raw))}}
+		}
+
+		object := caUnsignedJWT(map[string]any{"alg": "none", "typ": "JWT"},
+			map[string]any{"state": "state-from-the-object", "redirect_uri": strings.Replace(redirectURI, "callback", "%63allback", 1)})
+		res := post(append(base(), [2]string{"redirect_uri", redirectURI}, [2]string{"request", object}))
+		if got := e.clientError("multipart request object", res, a, redirectURI); got != "request_not_supported" {
+			t.Errorf("multipart request object: error %q, want request_not_supported", got)
+		}
+
+		res = post(append(base(), [2]string{"redirect_uri", strings.Replace(redirectURI, "callback", "%63allback", 1)}))
+		errorPage(t, "multipart redirect_uri %63allback", res, "/oauth2/auth", "INVALID_REQUEST", http.StatusBadRequest)
+
+		res = post(append(base(), [2]string{"redirect_uri", redirectURI}, [2]string{"state", "state-second-1234"}))
+		errorPage(t, "multipart state twice", res, "/oauth2/auth", "INVALID_REQUEST", http.StatusBadRequest)
+
+		// The same request, well formed, goes on to the login page.
+		res = post(append(base(), [2]string{"redirect_uri", redirectURI}))
+		if res.Page == nil || res.Page.Name != "login" {
+			t.Errorf("multipart well-formed request: %+v, want the login page", res)
 		}
 	})
 }
