@@ -1064,3 +1064,39 @@ func TestOIDCShortNonce(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthorizationErrorDescriptionEchoedInput: an error_description that
+// quotes what the request sent (a prompt value, a scope, a response_type)
+// stays in the character set RFC 6749 §4.1.2.1 allows (%x20-21 / %x23-5B /
+// %x5D-7E) whatever the request sent: no backslash, no control character,
+// nothing outside ASCII.
+func TestAuthorizationErrorDescriptionEchoedInput(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		param := oauth2.SetAuthURLParam
+		for _, tc := range []struct {
+			name string
+			a    authRequest
+			want string
+		}{
+			{"prompt with a non-ASCII letter", e.rp.request(param("prompt", "connexión")), "invalid_request"},
+			{"prompt with a backslash", e.rp.request(param("prompt", `log\in`)), "invalid_request"},
+			{"prompt with a control character", e.rp.request(param("prompt", "log\x01in")), "invalid_request"},
+			{"scope with a non-ASCII letter", e.rp.request(param("scope", "openid prøfile")), "invalid_scope"},
+			{"response_type with a backslash", e.rp.request(param("response_type", `co\de`)), "unsupported_response_type"},
+		} {
+			res, err := servertest.NewBrowser(e.in.URL).Get(tc.a.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.clientError(tc.name, res, tc.a, redirectURI); got != tc.want {
+				t.Errorf("%s: error %q, want %s", tc.name, got, tc.want)
+			}
+			if res.Redirect != nil {
+				if d := res.Redirect.Query().Get("error_description"); d == "" || !cfErrorDescriptionOK(d) {
+					t.Errorf("%s: error_description %q is empty or has characters RFC 6749 §4.1.2.1 does not allow", tc.name, d)
+				}
+			}
+		}
+	})
+}

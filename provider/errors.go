@@ -42,7 +42,25 @@ func toProtocol(err error, code catalog.Code) protocolError {
 		code = catalog.Internal.Code
 	}
 	name, status := standardError(rfc)
-	return protocolError{Error: name, Description: rfc.GetDescription(), Code: string(code), status: status}
+	return protocolError{Error: name, Description: descriptionChars(rfc.GetDescription()), Code: string(code), status: status}
+}
+
+// descriptionChars keeps an error_description in the characters RFC 6749
+// allows (§4.1.2.1, §5.2: %x20-21 / %x23-5B / %x5D-7E). Hints quote what the
+// request sent (a prompt value, a scope), which may be anything: a quote
+// becomes ', a backslash /, any other character outside the set ?.
+func descriptionChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7E:
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // rfcErrors are the error codes the OAuth 2.0 and OIDC specifications
