@@ -88,6 +88,12 @@ func TestAttackIssuerRefused(t *testing.T) {
 		// An empty fragment or query is still a fragment or query component.
 		{"https://id.example.com#", "must have no query, fragment or user info"},
 		{"https://id.example.com?", "must have no query, fragment or user info"},
+		// url.Parse lower-cases the scheme, but the server decides on
+		// Secure / __Host- cookies and HSTS from the issuer as written:
+		// HTTPS:// would serve https without either.
+		{"HTTPS://id.example.com", "scheme must be lower case"},
+		{"Https://id.example.com", "scheme must be lower case"},
+		{"HTTP://127.0.0.1:8080", "scheme must be lower case"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.issuer, func(t *testing.T) {

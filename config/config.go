@@ -386,6 +386,12 @@ func (c *Config) validateIssuer(bad func(key, format string, a ...any)) {
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		bad(key, "want an absolute https URL, got %q", c.Issuer)
+	case !strings.HasPrefix(c.Issuer, u.Scheme+"://"):
+		// url.Parse lower-cases the scheme, but the issuer is used as
+		// written: in tokens and discovery (compared exactly), and the
+		// server sets Secure / __Host- cookies and HSTS only when it
+		// starts with "https://" (HTTPS:// would serve neither).
+		bad(key, "the scheme must be lower case (%s://)", u.Scheme)
 	case strings.ContainsAny(c.Issuer, "?#") || u.User != nil: // an empty ? or # too
 		bad(key, "must have no query, fragment or user info (OIDC Discovery §3)")
 	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !c.Dev:
