@@ -94,6 +94,13 @@ func TestAttackIssuerRefused(t *testing.T) {
 		{"HTTPS://id.example.com", "scheme must be lower case"},
 		{"Https://id.example.com", "scheme must be lower case"},
 		{"HTTP://127.0.0.1:8080", "scheme must be lower case"},
+		// The provider trims one trailing slash; what is left is the base
+		// of every endpoint URL, and a path ServeMux must clean is
+		// answered with a 301 (a POST to the token endpoint becomes a GET).
+		{"https://id.example.com//", "path must be clean"},
+		{"https://example.com/a//b", "path must be clean"},
+		{"https://example.com/a/../b", "path must be clean"},
+		{"https://example.com/a/.", "path must be clean"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.issuer, func(t *testing.T) {
