@@ -94,13 +94,15 @@ func TestAttackIssuerRefused(t *testing.T) {
 		{"HTTPS://id.example.com", "scheme must be lower case"},
 		{"Https://id.example.com", "scheme must be lower case"},
 		{"HTTP://127.0.0.1:8080", "scheme must be lower case"},
-		// The provider trims one trailing slash; what is left is the base
-		// of every endpoint URL, and a path ServeMux must clean is
-		// answered with a 301 (a POST to the token endpoint becomes a GET).
-		{"https://id.example.com//", "path must be clean"},
-		{"https://example.com/a//b", "path must be clean"},
-		{"https://example.com/a/../b", "path must be clean"},
-		{"https://example.com/a/.", "path must be clean"},
+		// Endpoints are served at the host's root: an issuer with a path
+		// advertised endpoints that answered 404 (and one ServeMux must
+		// clean is answered with a 301, a token POST becoming a GET).
+		{"https://example.com/id", "must be the root of a host"},
+		{"https://example.com/id/", "must be the root of a host"},
+		{"https://id.example.com//", "must be the root of a host"},
+		{"https://example.com/a//b", "must be the root of a host"},
+		{"https://example.com/a/../b", "must be the root of a host"},
+		{"https://example.com/a/.", "must be the root of a host"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.issuer, func(t *testing.T) {
@@ -110,12 +112,12 @@ func TestAttackIssuerRefused(t *testing.T) {
 	}
 }
 
-// TestAttackIssuerAccepted proves what the issuer may be: a path (OIDC
-// allows one; tenants are <issuer>/t/<id>) and a trailing slash (the
-// provider trims one), kept verbatim by Load; with --dev (Dev) http off
+// TestAttackIssuerAccepted proves what the issuer may be: a host's root,
+// with or without a port and a trailing slash (the provider trims one),
+// kept verbatim by Load; with --dev (Dev) http off
 // loopback is allowed, but a fragment or query is still refused.
 func TestAttackIssuerAccepted(t *testing.T) {
-	for _, iss := range []string{"https://id.example.com/", "https://example.com/id", "https://example.com/id/", "http://[::1]:8080/", "https://id.example.com:8443"} {
+	for _, iss := range []string{"https://id.example.com/", "https://id.example.com", "http://[::1]:8080/", "https://id.example.com:8443"} {
 		c, err := loadValidate(with("GATEHOUSE_ISSUER", iss))
 		if err != nil || c.Issuer != iss {
 			t.Errorf("issuer %q: %v, loaded %q", iss, err, c.Issuer)

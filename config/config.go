@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -395,11 +394,13 @@ func (c *Config) validateIssuer(bad func(key, format string, a ...any)) {
 		bad(key, "the scheme must be lower case (%s://)", u.Scheme)
 	case strings.ContainsAny(c.Issuer, "?#") || u.User != nil: // an empty ? or # too
 		bad(key, "must have no query, fragment or user info (OIDC Discovery §3)")
-	case !cleanIssuerPath(u.Path):
-		// Every endpoint URL is the issuer (less one trailing slash) plus
-		// a path; with // or dot segments in it ServeMux answers 301 to
-		// the clean path, and clients turn the token POST into a GET.
-		bad(key, "the path must be clean (no //, . or .. segments)")
+	case strings.TrimSuffix(u.Path, "/") != "":
+		// gatehouse serves its endpoints at the root of its host (tenants
+		// under /t/<id>): an issuer with a path was advertised in
+		// discovery with endpoints that answered 404, and a path with //
+		// or dot segments is answered by ServeMux with a 301 (a POST to
+		// the token endpoint becomes a GET).
+		bad(key, "must be the root of a host, with no path (e.g. https://id.example.com); tenants are served under <issuer>/t/<tenant>")
 	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) && !c.Dev:
 		bad(key, "http:// is allowed only on loopback (localhost, 127.0.0.1, [::1]) or with --dev; use https")
 	}
@@ -437,13 +438,6 @@ func (c *Config) validateTokens(bad func(key, format string, a ...any)) {
 	if t.KeyRotationPeriod < 0 || (t.KeyRotationPeriod > 0 && t.KeyRotationPeriod < time.Hour) {
 		bad("GATEHOUSE_KEY_ROTATION_PERIOD", "must be 0 (off) or at least 1h, got %s", t.KeyRotationPeriod)
 	}
-}
-
-// cleanIssuerPath reports whether an issuer's path, less the one trailing
-// slash the provider trims, is empty or already clean.
-func cleanIssuerPath(p string) bool {
-	p = strings.TrimSuffix(p, "/")
-	return p == "" || (p != "/" && path.Clean(p) == p) // "/": the issuer ended in //
 }
 
 // DebugAreas are the areas GATEHOUSE_DEBUG may name.
