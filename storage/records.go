@@ -181,6 +181,9 @@ type Users interface {
 	// its credential of one type, in one query; the credential is zero
 	// (empty Secret) when the account has none.
 	GetUserCredential(ctx context.Context, normalized, typ string) (User, Credential, error)
+	// SetUserStatus changes an account's status (ErrNotFound for an
+	// unknown one); any status but active also ends the account's browser
+	// sessions, atomically with the change.
 	SetUserStatus(ctx context.Context, id, status, reason, by string, until *time.Time) error
 	SetCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, userID, typ string) (Credential, error)

@@ -110,17 +110,29 @@ func (s *Store) GetUserCredential(ctx context.Context, normalized, typ string) (
 }
 
 // SetUserStatus changes an account's status and records why and by whom.
+// Any status but active also ends the account's browser sessions, in the
+// same transaction (SECURITY.md: a suspended, banned, locked or inactive
+// account's sessions end). Hiding them while the status lasts is not
+// enough: they would sign in again once a suspension ends or the account is
+// reactivated, handing a cookie the suspension was meant to stop back to
+// whoever holds it.
 func (s *Store) SetUserStatus(ctx context.Context, id, status, reason, by string, until *time.Time) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
-	n, err := s.exec(ctx, `UPDATE users SET status = $3, status_reason = $4, status_by = $5, status_until = $6,
-		updated_at = $7 WHERE tenant_id = $1 AND id = $2`, tid, id, status, reason, by, optTS(until), ts(s.now()))
-	if err == nil && n == 0 {
-		return notFound("user")
-	}
-	return err
+	now := s.now()
+	return s.InTx(ctx, func(ctx context.Context) error {
+		n, err := s.exec(ctx, `UPDATE users SET status = $3, status_reason = $4, status_by = $5, status_until = $6,
+			updated_at = $7 WHERE tenant_id = $1 AND id = $2`, tid, id, status, reason, by, optTS(until), ts(now))
+		if err == nil && n == 0 {
+			return notFound("user")
+		}
+		if err != nil || status == storage.StatusActive {
+			return err
+		}
+		return s.RevokeUserLoginSessions(ctx, id, now)
+	})
 }
 
 // SetCredential creates or replaces a user's credential of one type

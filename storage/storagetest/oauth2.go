@@ -252,6 +252,29 @@ func testLoginSessions(t *testing.T, s storage.Store) {
 	if err != nil || got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("a second revocation moved revoked_at: %+v, %v", got, err)
 	}
+
+	// Any status but active ends the account's open sessions with it
+	// (another account's stay open); active again ends nothing.
+	must(t, s.CreateUser(ctx, SampleUser("u2", "b@example.com")))
+	for id, user := range map[string]string{"s3": "u1", "s4": "u2"} {
+		must(t, s.CreateLoginSession(ctx, storage.LoginSession{ID: id, TokenHash: []byte("hash-" + id), UserID: user,
+			AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	until := t0.Add(time.Hour)
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusSuspended, "test", "admin", &until))
+	if got, _ = s.GetLoginSession(ctx, "s3"); got.RevokedAt == nil {
+		t.Fatal("SetUserStatus(suspended) left the account's session open")
+	}
+	if got, _ = s.GetLoginSession(ctx, "s4"); got.RevokedAt != nil {
+		t.Fatal("SetUserStatus(suspended) ended another account's session")
+	}
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusActive, "", "admin", nil))
+	must(t, s.CreateLoginSession(ctx, storage.LoginSession{ID: "s5", TokenHash: []byte("hash-s5"), UserID: "u1",
+		AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusActive, "", "admin", nil))
+	if got, _ = s.GetLoginSession(ctx, "s5"); got.RevokedAt != nil {
+		t.Fatal("SetUserStatus(active) ended a session")
+	}
 }
 
 func testFlows(t *testing.T, s storage.Store) {
