@@ -76,7 +76,10 @@ func (p PasswordPolicy) CheckPassword(password, email string) error {
 		return catalog.InvalidPassword.WithDetail("reason", "too_short").WithDetail("min", p.Min).WithDetail("max", p.Max)
 	case n > p.Max:
 		return catalog.InvalidPassword.WithDetail("reason", "too_long").WithDetail("min", p.Min).WithDetail("max", p.Max)
-	case email != "" && strings.EqualFold(strings.TrimSpace(password), strings.TrimSpace(email)):
+	// Both in NFC: the password is hashed in NFC and an email is one
+	// address in any Unicode form (NormalizeEmail), so ä typed as one code
+	// point or as a + combining diaeresis is the same identifier.
+	case email != "" && strings.EqualFold(norm.NFC.String(strings.TrimSpace(password)), norm.NFC.String(strings.TrimSpace(email))):
 		return catalog.InvalidPassword.WithDetail("reason", "contains_identifier")
 	}
 	return nil

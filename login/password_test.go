@@ -238,3 +238,23 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 }
+
+// TestPasswordPolicyIdentifierNormalized: a password that is the email
+// address is refused whatever Unicode form either is typed in (NFC or
+// NFD, as CreateUser treats both as one address) and whatever its case:
+// the same characters are the same identifier.
+func TestPasswordPolicyIdentifierNormalized(t *testing.T) {
+	p := DefaultPasswordPolicy
+	for _, tc := range []struct{ password, email string }{
+		{"ann@ex\u00e4mple.com", "ann@exa\u0308mple.com"},   // NFC password, NFD email
+		{"ann@exa\u0308mple.com", "ann@ex\u00e4mple.com"},   // NFD password, NFC email
+		{"ANN@EXA\u0308MPLE.COM", "ann@ex\u00e4mple.com"},   // NFD and upper case
+		{" ann@ex\u00e4mple.com", "ann@exa\u0308mple.com "}, // blanks around
+	} {
+		err := p.CheckPassword(tc.password, tc.email)
+		var ce *catalog.Error
+		if !errors.As(err, &ce) || ce.Code != catalog.InvalidPassword.Code || ce.Details["reason"] != "contains_identifier" {
+			t.Errorf("CheckPassword(%+q, %+q) = %v, want INVALID_PASSWORD contains_identifier", tc.password, tc.email, err)
+		}
+	}
+}
