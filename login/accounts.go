@@ -63,7 +63,10 @@ func NormalizeEmail(email string) (string, error) {
 	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") {
 		return "", catalog.InvalidEmail.WithDetail("field", "email")
 	}
-	return strings.ToLower(norm.NFC.String(email)), nil
+	// NFC again after lower-casing: the lower case of an NFC string need
+	// not be NFC (T + U+0308 has no precomposed capital, but t + U+0308 is
+	// U+1E97), and one address must have one comparison form.
+	return norm.NFC.String(strings.ToLower(norm.NFC.String(email))), nil
 }
 
 // CheckPassword applies the policy to a new password.

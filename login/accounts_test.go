@@ -164,3 +164,31 @@ func TestConcurrentSignUpsOneEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestEmailNormalizedAfterCaseFolding: one address in two spellings that
+// differ only in case and Unicode form is one account. Lower-casing can
+// leave a string that is not NFC (T + combining diaeresis has no
+// precomposed capital; its lower case t + U+0308 composes to U+1E97 ẗ), so
+// the comparison form is NFC after lower-casing too.
+func TestEmailNormalizedAfterCaseFolding(t *testing.T) {
+	store, ctx := storagetest.SQLite(t)
+	svc := &Service{Store: store, Hasher: NewHasher(fast, 1, time.Minute), Policy: DefaultPasswordPolicy, Now: time.Now}
+	for _, pair := range [][2]string{
+		{"\u1e97om@example.com", "T\u0308om@example.com"},      // ẗ precomposed, then capital T + diaeresis
+		{"\u1fb4na@example.com", "\u0386\u0345na@example.com"}, // ᾴ, then capital Ά + ypogegrammeni
+	} {
+		a, errA := NormalizeEmail(pair[0])
+		b, errB := NormalizeEmail(pair[1])
+		if errA != nil || errB != nil || a != b {
+			t.Errorf("NormalizeEmail(%+q) = %+q, %v; NormalizeEmail(%+q) = %+q, %v; want one form", pair[0], a, errA, pair[1], b, errB)
+		}
+		if _, err := svc.CreateUser(ctx, NewUser{Email: pair[0], Password: "correct horse battery staple"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := svc.CreateUser(ctx, NewUser{Email: pair[1], Password: "correct horse battery staple"})
+		var ce *catalog.Error
+		if !errors.As(err, &ce) || ce.Code != catalog.EmailAlreadyExists.Code {
+			t.Errorf("second account for %+q as %+q: %v, want EMAIL_ALREADY_EXISTS", pair[0], pair[1], err)
+		}
+	}
+}
