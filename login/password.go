@@ -156,11 +156,13 @@ const (
 	maxMemoryKiB = 4 * 1024 * 1024
 	maxTime      = 64
 	maxThreads   = 16
+	minSaltLen   = 8
 )
 
 // parsePHC reads a PHC string as encodePHC writes it, strictly: every field
 // in order, decimal numbers without anything after them, the current
-// version, cost parameters within bounds, and a key of at least 16 bytes.
+// version, cost parameters within bounds, a salt of at least 8 bytes and a
+// key of at least 16 bytes.
 func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
 	var p Argon2Params
 	parts := strings.Split(s, "$")
@@ -180,7 +182,10 @@ func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
 	p.Memory, p.Time, p.Threads = m, t, uint8(threads)
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) < 16 {
+	// RFC 9106 §3.1: a salt MUST be at least 8 bytes; a hash without one
+	// (or with a few bytes) is open to precomputed tables and is refused
+	// like any other unusable hash.
+	if err1 != nil || err2 != nil || len(salt) < minSaltLen || len(key) < 16 {
 		return p, nil, nil, errBadHash
 	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))

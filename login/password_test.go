@@ -96,6 +96,8 @@ func TestParsePHCRejects(t *testing.T) {
 		"trailing field":    phc("v=19", "m=64,t=1,p=1") + "$",
 		"short key":         "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + b64.EncodeToString(make([]byte, 15)),
 		"salt not base64":   "$argon2id$v=19$m=64,t=1,p=1$!!!!$" + key,
+		"no salt":           "$argon2id$v=19$m=64,t=1,p=1$$" + key,
+		"short salt":        "$argon2id$v=19$m=64,t=1,p=1$" + b64.EncodeToString(make([]byte, 7)) + "$" + key,
 		"key padded base64": phc("v=19", "m=64,t=1,p=1") + "==",
 	} {
 		if _, _, _, err := parsePHC(bad); !errors.Is(err, errBadHash) {
