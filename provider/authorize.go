@@ -348,15 +348,20 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	ctx := r.Context()
 	stored := f.Stored()
 	if user == nil {
-		u, err := p.Accounts.Active(ctx, f.UserID)
+		// A flow resumed from a page (consent): the browser must still be
+		// signed in as the flow's account (a logout, or another account's
+		// sign-in, while the page was open ends it), and the account may
+		// still sign in (Current checks both, in one read).
+		s, err := p.Sessions.Current(ctx, r)
 		if err != nil {
-			if errors.Is(err, storage.ErrUnavailable) {
-				p.authorizeError(w, r, ar, err)
-				return
-			}
-			p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("This account cannot sign in.").WithWrap(err))
+			p.authorizeError(w, r, ar, err)
 			return
 		}
+		if s == nil || s.User.ID != f.UserID {
+			p.redirectError(w, r, ar, fosite.ErrAccessDenied.WithHint("The browser is no longer signed in as the account that started this authorization."))
+			return
+		}
+		u := s.User
 		user = &u
 	}
 	u := *user

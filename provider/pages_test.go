@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
+	"github.com/gatehouse/gatehouse/storage"
 )
 
 // TestConsentAfterClientDeleted: the client is deleted while its consent
@@ -39,6 +41,57 @@ func TestConsentAfterClientDeleted(t *testing.T) {
 				t.Errorf("consent %s after the client was deleted: %+v, want a 400 error page", decision, res)
 			}
 		}
+	})
+}
+
+// TestConsentAfterSessionEnded: while the consent page is open, another
+// account signs in on the same browser, or the browser's session ends
+// (logout, revocation). Allowing then issues no code: the browser must
+// still be signed in as the flow's account, not only the account be
+// active; the app gets access_denied.
+func TestConsentAfterSessionEnded(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		b := servertest.NewBrowser(e.in.URL)
+		res, err := b.Get(e.rp.request().url)
+		if err != nil || res.Page == nil || res.Page.Name != "login" {
+			t.Fatalf("want the login page, got %+v (%v)", res, err)
+		}
+		res, err = b.Post(e.in.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}})
+		if err != nil || res.Page == nil || res.Page.Name != "consent" {
+			t.Fatalf("want the consent page, got %+v (%v)", res, err)
+		}
+		consent := res.Page
+		allow := func(what string) {
+			t.Helper()
+			res, err := b.Post(e.in.URL+"/consent", url.Values{"flow": {consent.Flow}, "csrf_token": {consent.CSRF}, "decision": {"allow"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Redirect == nil || res.Redirect.Query().Get("code") != "" || res.Redirect.Query().Get("error") != "access_denied" {
+				t.Fatalf("consent allowed after %s: %+v, want a redirect with access_denied and no code", what, res)
+			}
+		}
+		// Another account signs in on the same browser meanwhile.
+		const otherEmail = "other@example.com"
+		e.in.CreateUser(t, e.in.Ctx(), otherEmail, password)
+		res, err = b.Get(e.rp.request().url + "&prompt=login")
+		if err != nil || res.Page == nil || res.Page.Name != "login" {
+			t.Fatalf("want the login page again, got %+v (%v)", res, err)
+		}
+		if res, err = b.Post(e.in.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {otherEmail}, "password": {password}}); err != nil || res.Page == nil {
+			t.Fatalf("sign-in of the other account: %+v (%v)", res, err)
+		}
+		allow("another account signed in")
+		// Every session of the browser's account ended.
+		other, err := e.in.Services().Accounts.Store.GetUserByEmail(e.in.Ctx(), otherEmail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.in.Services().Accounts.Store.(storage.Store).RevokeUserLoginSessions(e.in.Ctx(), other.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		allow("the session ended")
 	})
 }
 
