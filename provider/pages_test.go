@@ -19,21 +19,12 @@ import (
 func TestConsentAfterClientDeleted(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		b := servertest.NewBrowser(e.in.URL)
-		res, err := b.Get(e.rp.request().url)
-		if err != nil || res.Page == nil || res.Page.Name != "login" {
-			t.Fatalf("want the login page, got %+v (%v)", res, err)
-		}
-		res, err = b.Post(e.in.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}})
-		if err != nil || res.Page == nil || res.Page.Name != "consent" {
-			t.Fatalf("want the consent page, got %+v (%v)", res, err)
-		}
-		consent := res.Page
+		b, consent := e.consentPage(e.rp.request())
 		if err := e.in.Services().Provider.Clients.Delete(e.in.Ctx(), e.client.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, decision := range []string{"allow", "deny"} {
-			res, err = b.Post(e.in.URL+"/consent", url.Values{"flow": {consent.Flow}, "csrf_token": {consent.CSRF}, "decision": {decision}})
+			res, err := b.Post(e.in.URL+"/consent", url.Values{"flow": {consent.Flow}, "csrf_token": {consent.CSRF}, "decision": {decision}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,16 +43,7 @@ func TestConsentAfterClientDeleted(t *testing.T) {
 func TestConsentAfterSessionEnded(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
-		b := servertest.NewBrowser(e.in.URL)
-		res, err := b.Get(e.rp.request().url)
-		if err != nil || res.Page == nil || res.Page.Name != "login" {
-			t.Fatalf("want the login page, got %+v (%v)", res, err)
-		}
-		res, err = b.Post(e.in.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}})
-		if err != nil || res.Page == nil || res.Page.Name != "consent" {
-			t.Fatalf("want the consent page, got %+v (%v)", res, err)
-		}
-		consent := res.Page
+		b, consent := e.consentPage(e.rp.request())
 		allow := func(what string) {
 			t.Helper()
 			res, err := b.Post(e.in.URL+"/consent", url.Values{"flow": {consent.Flow}, "csrf_token": {consent.CSRF}, "decision": {"allow"}})
@@ -75,7 +57,7 @@ func TestConsentAfterSessionEnded(t *testing.T) {
 		// Another account signs in on the same browser meanwhile.
 		const otherEmail = "other@example.com"
 		e.in.CreateUser(t, e.in.Ctx(), otherEmail, password)
-		res, err = b.Get(e.rp.request().url + "&prompt=login")
+		res, err := b.Get(e.rp.request().url + "&prompt=login")
 		if err != nil || res.Page == nil || res.Page.Name != "login" {
 			t.Fatalf("want the login page again, got %+v (%v)", res, err)
 		}
