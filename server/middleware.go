@@ -96,7 +96,7 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					s.writeInternal(rec, r, id)
+					s.writeInternal(rec, r)
 				}
 			}
 			status := rec.status
@@ -131,11 +131,20 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// writeInternal answers a panic in the shape the endpoint's callers read:
-// an RFC 6749 error on the protocol's JSON endpoints (server_error, with
-// INTERNAL as error_code), the error page on the pages a browser is sent to,
-// the catalog envelope elsewhere.
-func (s *Server) writeInternal(rec *recorder, r *http.Request, id string) {
+// writeInternal answers a panic in the shape the endpoint's callers read.
+func (s *Server) writeInternal(rec *recorder, r *http.Request) {
+	s.writeShaped(rec, r, rec.tenant, catalog.Internal)
+}
+
+// writeShaped answers err, refused before the endpoint's own handler ran (a
+// panic, the readiness gate, a failed tenant lookup), in the shape the
+// endpoint's callers read (docs/errors.md): an RFC 6749 error on the
+// protocol's JSON endpoints (server_error or, for SERVICE_UNAVAILABLE,
+// temporarily_unavailable, with the catalog code as error_code), the error
+// page on the pages a browser is sent to, the catalog envelope elsewhere.
+// An OAuth client reads error as a string: the envelope's object is no
+// RFC 6749 error to it.
+func (s *Server) writeShaped(w http.ResponseWriter, r *http.Request, tid string, err error) {
 	p := r.URL.Path
 	if rest, ok := strings.CutPrefix(p, "/t/"); ok { // the tenant may not be resolved yet
 		_, after, _ := strings.Cut(rest, "/")
@@ -143,16 +152,24 @@ func (s *Server) writeInternal(rec *recorder, r *http.Request, id string) {
 	}
 	switch p {
 	case "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/userinfo":
-		web.WriteJSON(rec, http.StatusInternalServerError, map[string]string{"error": "server_error",
-			"error_description": "The server failed to answer; request id " + id + ".", "error_code": string(catalog.Internal.Code)})
+		ce := web.LogError(r.Context(), s.log, err)
+		body := map[string]string{"error": "server_error",
+			"error_description": "The server failed to answer; request id " + web.RequestID(r.Context()) + ".", "error_code": string(ce.Code)}
+		if ce.Status == http.StatusServiceUnavailable {
+			body["error"], body["error_description"] = "temporarily_unavailable", "The service is temporarily unavailable. Try again shortly."
+		}
+		if ce.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ce.RetryAfter))
+		}
+		web.WriteJSON(w, ce.Status, body)
 	case "/oauth2/auth", "/oauth2/sessions/logout", "/login", "/consent":
 		ctx := r.Context()
-		if rec.tenant != "" { // the page's links are its tenant's, once known
-			ctx = tenant.With(ctx, rec.tenant)
+		if tid != "" { // the page's links are its tenant's, once known
+			ctx = tenant.With(ctx, tid)
 		}
-		s.svc.Pages.RenderError(rec, r.WithContext(ctx), catalog.Internal, "")
+		s.svc.Pages.RenderError(w, r.WithContext(ctx), err, "")
 	default:
-		catalog.WriteJSON(rec, catalog.Internal, id)
+		web.WriteError(w, r, s.log, err)
 	}
 }
 
@@ -186,7 +203,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 func (s *Server) readyGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
-			web.WriteError(w, r, s.log, catalog.ServiceUnavailable.WithRetryAfter(2).WithMessage("gatehouse is starting; the database is not ready yet"))
+			s.writeShaped(w, r, "", catalog.ServiceUnavailable.WithRetryAfter(2).WithMessage("gatehouse is starting; the database is not ready yet"))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -233,8 +250,8 @@ func (s *Server) tenantRouter(next http.Handler) http.Handler {
 		case errors.Is(err, storage.ErrNotFound) || (err == nil && t.Disabled):
 			web.WriteError(w, r, s.log, catalog.TenantNotFound)
 			return
-		case err != nil:
-			web.WriteError(w, r, s.log, err)
+		case err != nil: // an outage: in the endpoint's shape, as its handler would answer it
+			s.writeShaped(w, r, id, err)
 			return
 		}
 		if rec != nil {

@@ -1408,3 +1408,49 @@ func TestRobustnessMetricsMethodLabelBounded(t *testing.T) {
 			len(methods), methods["RBMETHOD00GHATSECRET"])
 	}
 }
+
+// TestRobustnessOutageShapes: a request refused before it reaches its
+// endpoint because the database is not there (the readiness gate while
+// starting, the tenant lookup during an outage) still answers in the
+// endpoint's shape (docs/errors.md SERVICE_UNAVAILABLE: "On OAuth2
+// endpoints: temporarily_unavailable (503)"; ERRORS.md: protocol clients
+// read RFC 6749 JSON, pages show the error page), with Retry-After.
+func TestRobustnessOutageShapes(t *testing.T) {
+	proxy, dsn := storagetest.NewProxy(t, storagetest.PostgresDSN(t))
+	proxy.SetDown(true)
+	cfg := servertest.Config(t, "sqlite")
+	cfg.DSN = dsn
+	in := servertest.Start(t, cfg, servertest.Options{NoWait: true})
+	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	check := func(when, prefix string) {
+		t.Helper()
+		for _, path := range []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"} {
+			resp, raw := rbDo(t, http.MethodPost, in.URL+prefix+path, strings.NewReader("token=x&grant_type=client_credentials"), form...)
+			rbWantProtocol(t, when+" POST "+prefix+path, resp, raw, http.StatusServiceUnavailable, "temporarily_unavailable", "SERVICE_UNAVAILABLE")
+			if resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s POST %s%s: no Retry-After", when, prefix, path)
+			}
+		}
+		resp, raw := rbDo(t, http.MethodGet, in.URL+prefix+"/userinfo", nil, "Authorization", "Bearer gh_at_x")
+		rbWantProtocol(t, when+" GET "+prefix+"/userinfo", resp, raw, http.StatusServiceUnavailable, "temporarily_unavailable", "SERVICE_UNAVAILABLE")
+		for _, path := range []string{"/oauth2/auth?client_id=x", "/login?flow=x", "/consent?flow=x", "/oauth2/sessions/logout"} {
+			resp, raw := rbDo(t, http.MethodGet, in.URL+prefix+path, nil)
+			rbWantPage(t, when+" GET "+prefix+path, resp, raw, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+			if resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s GET %s%s: no Retry-After", when, prefix, path)
+			}
+		}
+		resp, raw = rbDo(t, http.MethodGet, in.URL+prefix+"/.well-known/openid-configuration", nil)
+		rbWantCatalog(t, when+" discovery", resp, raw, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+	}
+	time.Sleep(300 * time.Millisecond)
+	check("starting", "")
+
+	proxy.SetDown(false)
+	in.WaitReady(t, 30*time.Second)
+	rbTenants(t, in)
+	proxy.SetDown(true)
+	check("outage, tenant lookup", "/t/acme")
+	proxy.SetDown(false)
+	in.WaitReady(t, 30*time.Second)
+}
