@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/web"
 	"github.com/ory/fosite"
@@ -58,7 +59,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The account behind this token cannot sign in.")
+		// The account's status code (ACCOUNT_SUSPENDED, …) goes with the
+		// RFC 6750 error as error_code, as at the token endpoint (ERRORS.md:
+		// where a catalog code applies it is added).
+		var ce *catalog.Error
+		errors.As(err, &ce)
+		bearerErrorCode(w, http.StatusUnauthorized, "invalid_token", "The account behind this token cannot sign in.", ce)
 		return
 	}
 	claims := userClaims(u, ar.GetGrantedScopes())
@@ -68,6 +74,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 
 // bearerError answers per RFC 6750 §3: WWW-Authenticate with the error.
 func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	bearerErrorCode(w, status, code, desc, nil)
+}
+
+// bearerErrorCode is bearerError with the catalog code ce (if not nil) as
+// the extra member error_code.
+func bearerErrorCode(w http.ResponseWriter, status int, code, desc string, ce *catalog.Error) {
 	v := `Bearer realm="gatehouse"`
 	if code != "" {
 		v += `, error="` + code + `"`
@@ -79,6 +91,9 @@ func bearerError(w http.ResponseWriter, status int, code, desc string) {
 	body := map[string]string{}
 	if code != "" {
 		body["error"], body["error_description"] = code, desc
+	}
+	if ce != nil {
+		body["error_code"] = string(ce.Code)
 	}
 	web.WriteJSON(w, status, body)
 }
