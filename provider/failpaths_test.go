@@ -759,3 +759,30 @@ func withKID(t *testing.T, raw, kid string) string {
 	h, _ := json.Marshal(map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid})
 	return fmt.Sprintf("%s.%s.%s", b64(h), parts[1], parts[2])
 }
+
+// TestSuspensionEndsRefreshTokens: a suspension (or any status but active)
+// ends the account's refresh tokens when it is set (SECURITY.md: "suspension
+// end[s] the account's other sessions and refresh tokens"), so a refresh
+// token not used while the suspension lasted does not come back when the
+// account is active again, and its access token is revoked with it.
+func TestSuspensionEndsRefreshTokens(t *testing.T) {
+	servertest.Backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		future := time.Now().Add(time.Hour)
+		for _, status := range []string{storage.StatusSuspended, storage.StatusBanned, storage.StatusLocked, storage.StatusInactive} {
+			tok := e.tokens()
+			if err := e.in.Store().SetUserStatus(e.in.Ctx(), e.user.ID, status, "test", "admin", &future); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.in.Store().SetUserStatus(e.in.Ctx(), e.user.ID, storage.StatusActive, "", "admin", nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.introspect(tok.AccessToken); got["active"] != false {
+				t.Errorf("%s, then active: access token still active", status)
+			}
+			if resp, body := e.refresh(tok.RefreshToken); resp.StatusCode != 400 || body["error"] != "invalid_grant" || body["error_code"] != "INVALID_REFRESH_TOKEN" {
+				t.Errorf("%s, then active: refresh = %d %v %v, want 400 invalid_grant INVALID_REFRESH_TOKEN", status, resp.StatusCode, body["error"], body["error_code"])
+			}
+		}
+	})
+}

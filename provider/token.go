@@ -38,6 +38,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
+		if grant == GrantRefreshToken && errors.Is(err, fosite.ErrInactiveToken) && loaded.ok {
+			// A status other than active ends the account's refresh tokens
+			// when it is set (SetUserStatus): while it lasts, say so with
+			// its code, as for a token still active, not as a reuse.
+			if aerr := login.StatusError(loaded.user, p.Now()); aerr != nil {
+				err = accountError(aerr)
+			}
+		}
 		p.tokenError(w, r, ar, grant, assertionError(r, err))
 		return
 	}

@@ -275,6 +275,30 @@ func testLoginSessions(t *testing.T, s storage.Store) {
 	if got, _ = s.GetLoginSession(ctx, "s5"); got.RevokedAt != nil {
 		t.Fatal("SetUserStatus(active) ended a session")
 	}
+
+	// It ends the account's refresh tokens (deactivated, kept for reuse
+	// detection) and access tokens with them (SECURITY.md); another
+	// account's stay.
+	for _, kind := range []storage.TokenKind{storage.TokenRefresh, storage.TokenAccess} {
+		mine, theirs := sampleToken("st-"+string(kind)+"-1", "st-req-1", "c1"), sampleToken("st-"+string(kind)+"-2", "st-req-2", "c1")
+		theirs.Subject = "u2"
+		must(t, s.CreateToken(ctx, kind, mine))
+		must(t, s.CreateToken(ctx, kind, theirs))
+	}
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusBanned, "test", "admin", nil))
+	if rt, err := s.GetToken(ctx, storage.TokenRefresh, "st-refresh-1"); err != nil || rt.Active {
+		t.Fatalf("SetUserStatus(banned): the account's refresh token = %+v, %v; want it kept, inactive", rt.Active, err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "st-access-1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("SetUserStatus(banned): the account's access token: %v; want it deleted", err)
+	}
+	if rt, err := s.GetToken(ctx, storage.TokenRefresh, "st-refresh-2"); err != nil || !rt.Active {
+		t.Fatalf("SetUserStatus(banned) ended another account's refresh token: %v, %v", rt.Active, err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "st-access-2"); err != nil {
+		t.Fatalf("SetUserStatus(banned) ended another account's access token: %v", err)
+	}
+	must(t, s.SetUserStatus(ctx, "u1", storage.StatusActive, "", "admin", nil))
 }
 
 func testFlows(t *testing.T, s storage.Store) {
