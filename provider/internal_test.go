@@ -2,12 +2,17 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/storage"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
@@ -76,5 +81,27 @@ func TestUserClaimsExactScopes(t *testing.T) {
 		if _, ok := c[k]; !ok {
 			t.Errorf("claims for profile email phone lack %s: %v", k, c)
 		}
+	}
+}
+
+// TestBearerErrorCode: a bearer refusal carries RFC 6750's error in
+// WWW-Authenticate and the body, and the catalog code, when one applies,
+// as error_code (ERRORS.md), as userinfo answers for an account that may
+// not sign in.
+func TestBearerErrorCode(t *testing.T) {
+	w := httptest.NewRecorder()
+	bearerErrorCode(w, http.StatusUnauthorized, "invalid_token", "The account behind this token cannot sign in.", catalog.AccountSuspended)
+	var body map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) ||
+		body["error"] != "invalid_token" || body["error_code"] != "ACCOUNT_SUSPENDED" {
+		t.Errorf("= %d %q %v, want 401 invalid_token with error_code ACCOUNT_SUSPENDED", w.Code, w.Header().Get("WWW-Authenticate"), body)
+	}
+	w = httptest.NewRecorder()
+	bearerError(w, http.StatusUnauthorized, "invalid_token", "x")
+	if strings.Contains(w.Body.String(), "error_code") {
+		t.Errorf("without a catalog code: %s", w.Body.String())
 	}
 }
