@@ -41,6 +41,21 @@ func TestCodeReplay(t *testing.T) {
 		if resp, body := e.refresh(tok.RefreshToken); resp.StatusCode != 400 || body["error"] != "invalid_grant" {
 			t.Errorf("refresh token issued from a replayed code still works: %d %v", resp.StatusCode, body)
 		}
+		// The replay is on record (architecture: token.revoked for
+		// replayed codes), as it is when the replay loses a race.
+		events, err := e.in.Store().ListEvents(e.in.Ctx(), storage.EventFilter{Type: "token.revoked"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded := 0
+		for _, ev := range events {
+			if strings.Contains(string(ev.Data), "authorization code replayed") {
+				recorded++
+			}
+		}
+		if recorded != 1 {
+			t.Errorf("%d token.revoked events for the replayed code, want 1: %v", recorded, events)
+		}
 	})
 }
 

@@ -38,6 +38,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, err := oauth.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
+		if grant == GrantAuthorizationCode && loaded.codeKey != "" && !loaded.code.Active {
+			// A used code presented again (RFC 6749 §4.1.2). fosite has
+			// revoked what it issued, but records nothing and only puts a
+			// storage failure into the error's hint: revoke again
+			// (idempotent; a failure is logged) and put the replay on record.
+			p.revokeGrantRecorded(ctx, loaded.code.RequestID, "authorization code replayed")
+		}
 		if grant == GrantRefreshToken && errors.Is(err, fosite.ErrInactiveToken) && loaded.ok {
 			// A status other than active ends the account's refresh tokens
 			// when it is set (SetUserStatus): while it lasts, say so with
@@ -253,8 +260,19 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 // wrapRFC returns rfc carrying cause, so logs keep the chain.
 func wrapRFC(rfc *fosite.RFC6749Error, cause error) error { return rfc.WithWrap(cause) }
 
-// revokeGrant revokes every access and refresh token of a grant.
+// revokeGrant revokes every access and refresh token of a grant, and
+// records token.revoked when there were any.
 func (p *Provider) revokeGrant(ctx context.Context, requestID, reason string) {
+	p.revokeGrantEvent(ctx, requestID, reason, false)
+}
+
+// revokeGrantRecorded is revokeGrant recording token.revoked even when
+// nothing was left to revoke (fosite revoked it first).
+func (p *Provider) revokeGrantRecorded(ctx context.Context, requestID, reason string) {
+	p.revokeGrantEvent(ctx, requestID, reason, true)
+}
+
+func (p *Provider) revokeGrantEvent(ctx context.Context, requestID, reason string, always bool) {
 	if requestID == "" {
 		return
 	}
@@ -267,7 +285,7 @@ func (p *Provider) revokeGrant(ctx context.Context, requestID, reason string) {
 		if err != nil {
 			return err
 		}
-		if na+nr == 0 {
+		if na+nr == 0 && !always {
 			return nil
 		}
 		return events.Record(ctx, p.Store, events.TokenRevoked, "", map[string]any{"request_id": requestID, "reason": reason, "access_tokens": na, "refresh_tokens": nr})
