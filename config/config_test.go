@@ -185,9 +185,15 @@ func TestFillDev(t *testing.T) {
 		t.Fatalf("second FillDev secret differs (%v)", err)
 	}
 	// Nothing that is set is overridden.
-	set, _ := Load("", env(map[string]string{"GATEHOUSE_DSN": "memory", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_SECRET": secret32, "GATEHOUSE_LOG_FORMAT": "json"}))
-	if chose, _ := set.FillDev(); len(chose) != 0 || set.DSN != "memory" || set.LogFormat != "json" {
+	set, _ := Load("", env(map[string]string{"GATEHOUSE_DSN": "memory", "GATEHOUSE_ISSUER": "https://id.example.com", "GATEHOUSE_SECRET": secret32,
+		"GATEHOUSE_LOG_FORMAT": "json", "GATEHOUSE_PUBLIC_ADDR": ":8080"}))
+	if chose, _ := set.FillDev(); len(chose) != 0 || set.DSN != "memory" || set.LogFormat != "json" || set.PublicAddr != ":8080" {
 		t.Fatalf("FillDev overrode settings: %+v %q", set, chose)
+	}
+	// Unset, the public listener is loopback only.
+	dflt := Default()
+	if _, err := dflt.FillDev(); err != nil || dflt.PublicAddr != "127.0.0.1:8080" || dflt.Issuer != "http://localhost:8080" {
+		t.Fatalf("dev defaults: public %q issuer %q (%v), want 127.0.0.1:8080 and http://localhost:8080", dflt.PublicAddr, dflt.Issuer, err)
 	}
 }
 

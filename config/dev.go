@@ -17,7 +17,8 @@ import (
 const DevSecretFile = "gatehouse.secret"
 
 // FillDev fills in what `serve --dev` needs and nothing that is set: a SQLite
-// database in the working directory, a loopback issuer on the public port, a
+// database in the working directory, the public listener on loopback, a
+// loopback issuer on the public port, a
 // generated secret kept in a 0600 file beside the database (so a restart can
 // still decrypt what it wrote), and text logs. It returns one line per choice
 // for the start-up banner.
@@ -27,6 +28,12 @@ func (c *Config) FillDev() ([]string, error) {
 	if c.DSN == "" {
 		c.DSN = "sqlite:gatehouse.db"
 		chose = append(chose, "database  sqlite:gatehouse.db (in the working directory)")
+	}
+	if !c.IsSet("GATEHOUSE_PUBLIC_ADDR") && c.PublicAddr == Default().PublicAddr {
+		// A development server (http, a generated secret) is for this
+		// machine: loopback only, unless an address is asked for.
+		c.PublicAddr = "127.0.0.1" + c.PublicAddr
+		chose = append(chose, "public    "+c.PublicAddr+" (loopback only)")
 	}
 	if c.Issuer == "" {
 		port := "8080"
