@@ -453,14 +453,8 @@ func (p *Provider) redirectTo(w http.ResponseWriter, r *http.Request, path strin
 // fosite would take the first. An unknown client and a missing
 // redirect_uri are left to the checks that follow.
 func (p *Provider) strictRedirectURI(r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return fosite.ErrInvalidRequest.WithHint("The request could not be read.").WithWrap(err)
-	}
-	// A multipart body too: fosite reads one (ParseMultipartForm), and its
-	// parameters would otherwise reach fosite unchecked, after these checks
-	// and after the request object was taken out.
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		return fosite.ErrInvalidRequest.WithHint("The request could not be read.").WithWrap(err)
+	if err := readForm(r); err != nil { // a multipart body too (readForm)
+		return err
 	}
 	if err := singleValued(r.Form); err != nil {
 		return err

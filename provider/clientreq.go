@@ -27,13 +27,8 @@ import (
 //     signature, but hands the error on bare, which would be a 500.
 //     Refusing on the unverified claims first grants nothing.
 func (p *Provider) clientRequest(r *http.Request) error {
-	// ParseForm first: ParseMultipartForm drops its error when the body is
-	// not multipart (a malformed or oversized form would pass half read).
-	if err := r.ParseForm(); err != nil {
-		return fosite.ErrInvalidRequest.WithHint("The request body could not be read as a form.").WithWrap(err)
-	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.").WithWrap(err)
+	if err := readForm(r); err != nil {
+		return err
 	}
 	if err := singleValued(r.PostForm); err != nil {
 		return err
@@ -53,6 +48,22 @@ func (p *Provider) clientRequest(r *http.Request) error {
 	}
 	if a := r.PostForm.Get("client_assertion"); a != "" {
 		return assertionTimes(a, p.Now())
+	}
+	return nil
+}
+
+// readForm parses the query and the body, urlencoded or multipart, before
+// gatehouse checks them: fosite parses a multipart body itself
+// (ParseMultipartForm), and its parameters would otherwise reach fosite
+// unchecked. ParseForm first: ParseMultipartForm drops its error when the
+// body is not multipart (a malformed or oversized form would pass half
+// read).
+func readForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("The request body could not be read as a form.").WithWrap(err)
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return fosite.ErrInvalidRequest.WithHint("The request body could not be read.").WithWrap(err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/storage/postgres"
 	"github.com/gatehouse/gatehouse/storage/storagetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -86,7 +87,7 @@ func testPlansEstablished(t *testing.T) {
 	exec(t, ctx, conn, storagetest.EstablishedSeed(5000, "c1")...)
 	exec(t, ctx, conn, "ANALYZE", "SET plan_cache_mode = force_generic_plan")
 	forEachPlan(t, ctx, conn, func(q, plan string) {
-		for _, table := range establishedTables {
+		for _, table := range postgres.EstablishedTables {
 			if strings.Contains(plan, "Seq Scan on "+table+" ") || strings.HasSuffix(plan, "Seq Scan on "+table) {
 				t.Errorf("reads %s whole:\n%s\n%s", table, q, plan)
 			}
@@ -98,10 +99,6 @@ func testPlansEstablished(t *testing.T) {
 		}
 	})
 }
-
-// establishedTables mirrors postgres.establishedTables (unexported).
-var establishedTables = []string{"users", "credentials", "login_sessions", "auth_flows", "consent_grants",
-	"oauth2_code", "oauth2_access", "oauth2_refresh", "events"}
 
 // tenantOnly is an index condition on the tenant alone.
 var tenantOnly = regexp.MustCompile(`Index Cond: \(\(?(\w+\.)?tenant_id = [^()]*\)?\)\n`)

@@ -22,7 +22,7 @@ import (
 func TestPlanMode(t *testing.T) {
 	ctx, conn := planDB(t) // migrated, with client c1 and user u1
 	dsn := conn.Config().ConnString()
-	for _, table := range establishedTables {
+	for _, table := range postgres.EstablishedTables {
 		// Only this test's ANALYZE counts: autovacuum must not analyze
 		// a table between two checks.
 		exec(t, ctx, conn, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)")

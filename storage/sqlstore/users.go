@@ -110,12 +110,13 @@ func (s *Store) GetUserCredential(ctx context.Context, normalized, typ string) (
 }
 
 // SetUserStatus changes an account's status and records why and by whom.
-// Any status but active also ends the account's browser sessions and its
-// refresh and access tokens, in the same transaction (SECURITY.md: a suspended, banned, locked or inactive
-// account's sessions end). Hiding them while the status lasts is not
-// enough: they would sign in again once a suspension ends or the account is
-// reactivated, handing a cookie the suspension was meant to stop back to
-// whoever holds it.
+// Any status but active (unless its end has already passed: such a status
+// stops nothing, see login.StatusError) also ends the account's browser
+// sessions, refresh tokens (deactivated: a later use is still recognised)
+// and access tokens (deleted, as RevokeTokens does), in the same
+// transaction (SECURITY.md). Hiding them while the status lasts is not
+// enough: they would work again once a suspension ends or the account is
+// reactivated, handing back what the suspension was meant to stop.
 func (s *Store) SetUserStatus(ctx context.Context, id, status, reason, by string, until *time.Time) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
@@ -128,21 +129,11 @@ func (s *Store) SetUserStatus(ctx context.Context, id, status, reason, by string
 		if err == nil && n == 0 {
 			return notFound("user")
 		}
-		if err != nil || status == storage.StatusActive {
+		if err != nil || status == storage.StatusActive || (until != nil && !until.After(now)) {
 			return err
 		}
 		if err := s.RevokeUserLoginSessions(ctx, id, now); err != nil {
 			return err
-		}
-		// Its tokens end too (SECURITY.md: suspension ends the account's
-		// refresh tokens): refused only while the status lasts, a refresh
-		// token not used meanwhile worked again once the account was
-		// active. Refresh tokens are deactivated (a later use is still
-		// recognised), access tokens deleted, as RevokeTokens does. A
-		// status whose end has already passed stops nothing (StatusError),
-		// so it ends no token either.
-		if until != nil && !until.After(now) {
-			return nil
 		}
 		if err := s.execDeferred(ctx, `UPDATE oauth2_refresh SET active = false
 			WHERE tenant_id = $1 AND subject = $2 AND active`, tid, id); err != nil {
