@@ -260,7 +260,9 @@ func testLoginSessions(t *testing.T, s storage.Store) {
 		must(t, s.CreateLoginSession(ctx, storage.LoginSession{ID: id, TokenHash: []byte("hash-" + id), UserID: user,
 			AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 	}
-	until := t0.Add(time.Hour)
+	// until is later than the store's clock (the real one): a status whose
+	// end has passed ends nothing.
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
 	must(t, s.SetUserStatus(ctx, "u1", storage.StatusSuspended, "test", "admin", &until))
 	if got, _ = s.GetLoginSession(ctx, "s3"); got.RevokedAt == nil {
 		t.Fatal("SetUserStatus(suspended) left the account's session open")
