@@ -31,10 +31,24 @@ func (s *Sessions) cookie(ctx context.Context) string {
 	return s.Cookies.Name("session", tid)
 }
 
-// Start creates a session for u after a successful authentication, ends the
-// session the browser had before (a new id on every login), sets the cookie
-// and records login.succeeded.
+// Start creates a session for u after a successful authentication (Begin)
+// and sets its cookie.
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, u storage.User, amr []string, acr string) (storage.LoginSession, error) {
+	ls, token, err := s.Begin(ctx, r, u, amr, acr)
+	if err != nil {
+		return ls, err
+	}
+	s.SetCookie(ctx, w, token)
+	return ls, nil
+}
+
+// Begin stores a new session for u after a successful authentication, ends
+// the session the browser had before (a new id on every login) and records
+// login.succeeded, in one transaction (the ctx's, when it carries one: the
+// session then commits with the rest of it). It returns the session and the
+// cookie value for SetCookie, which the caller sets once that transaction
+// committed.
+func (s *Sessions) Begin(ctx context.Context, r *http.Request, u storage.User, amr []string, acr string) (storage.LoginSession, string, error) {
 	svc := s.Service
 	now := svc.Now().UTC()
 	token := web.RandomToken(32)
@@ -56,10 +70,14 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return events.Record(ctx, svc.Store, events.LoginSucceeded, u.ID, map[string]any{"amr": amr, "session_id": ls.ID})
 	})
 	if err != nil {
-		return ls, err
+		return ls, "", err
 	}
-	s.Cookies.Set(w, s.cookie(ctx), token, svc.SessionTTL)
-	return ls, nil
+	return ls, token, nil
+}
+
+// SetCookie sets the session cookie Begin returned.
+func (s *Sessions) SetCookie(ctx context.Context, w http.ResponseWriter, token string) {
+	s.Cookies.Set(w, s.cookie(ctx), token, s.Service.SessionTTL)
 }
 
 // Current returns the browser's session when it is valid: known, not
