@@ -162,7 +162,7 @@ type backend struct {
 }
 
 func (b *backend) Dialect() sqlstore.Dialect {
-	return sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE"}
+	return sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", RelaxedCommit: "SET LOCAL synchronous_commit TO OFF"}
 }
 
 func (b *backend) Exec(ctx context.Context, q string, args ...any) (int64, error) {

@@ -53,6 +53,12 @@ type Dialect struct {
 	// of the transaction (" FOR UPDATE" on PostgreSQL; SQLite transactions
 	// are IMMEDIATE and hold the write lock already).
 	ForUpdate string
+	// RelaxedCommit, run first in a transaction, lets its COMMIT return
+	// before the commit reaches the disk (PostgreSQL: synchronous_commit off
+	// for that transaction; "" where the database has no such switch). Only
+	// for rows whose loss in a database crash costs a user a retry and
+	// nothing else: see CreateFlow.
+	RelaxedCommit string
 }
 
 // Backend is what a database driver package hands to New.

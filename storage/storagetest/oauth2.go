@@ -313,6 +313,24 @@ func testFlows(t *testing.T, s storage.Store) {
 	if err != nil || got.State != "login" || string(got.DeviceHash) != "dev" || !got.ExpiresAt.Equal(f.ExpiresAt) {
 		t.Fatalf("GetFlow = %+v, %v", got, err)
 	}
+	// On its own CreateFlow may commit without waiting for the disk (see
+	// sqlstore.CreateFlow): its failures still come back from it.
+	if err := s.CreateFlow(ctx, f); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("CreateFlow(existing id) err = %v, want ErrConflict", err)
+	}
+	// Inside a transaction it is part of it: rolled back with it.
+	rolledBack := errors.New("roll back")
+	if err := s.InTx(ctx, func(ctx context.Context) error {
+		g := f
+		g.ID = "f-rolled-back"
+		must(t, s.CreateFlow(ctx, g))
+		return rolledBack
+	}); !errors.Is(err, rolledBack) {
+		t.Fatalf("InTx err = %v", err)
+	}
+	if _, err := s.GetFlow(ctx, "f-rolled-back"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a flow created in a rolled-back transaction: err = %v, want ErrNotFound", err)
+	}
 	f.State, f.Data = "consent", []byte(`{"a":2}`)
 	must(t, s.UpdateFlow(ctx, f, "login"))
 	if err := s.UpdateFlow(ctx, f, "login"); !errors.Is(err, storage.ErrConflict) {
