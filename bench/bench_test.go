@@ -32,6 +32,25 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseMachineCPU(t *testing.T) {
+	stat := "cpu  100 20 30 5000 40 1 2 7 0 0\ncpu0 50 10 15 2500 20 1 1 3 0 0\n"
+	got, err := parseMachineCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1530 * time.Millisecond; got != want { // user+nice+system+irq+softirq = 153 ticks; idle, iowait, steal left out
+		t.Errorf("parseMachineCPU = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu  1 2 3", "cpu  1 2 x 4 5 6 7 8"} {
+		if _, err := parseMachineCPU(bad); err == nil {
+			t.Errorf("parseMachineCPU(%q): no error", bad)
+		}
+	}
+	if machineCPU() <= 0 {
+		t.Error("machineCPU() read nothing from /proc/stat")
+	}
+}
+
 func TestParseStatusRSS(t *testing.T) {
 	status := "Name:\tgatehouse\nVmPeak:\t  900000 kB\nVmHWM:\t  115000 kB\nVmRSS:\t   30720 kB\nVmRSSx:\t1 kB\nThreads:\t9\n"
 	rss, hwm := parseStatusRSS(status)
@@ -116,4 +135,30 @@ func TestSampleRSS(t *testing.T) {
 		t.Fatalf("peak RSS %d MB, want at least %d MB (the 64 MB touched on top of %d MB)", peak>>20, (rss0+60<<20)>>20, rss0>>20)
 	}
 	t.Logf("RSS before %d MB, peak %d MB, high-water mark reset: %v", rss0>>20, peak>>20, s.hwm)
+}
+
+func TestBracketedRatios(t *testing.T) {
+	// A baseline that drifts from 60 to 40 over three rounds while login
+	// stays at 85 % of it: every round reads 85 %, where comparing with the
+	// run before alone would read 77-79 %.
+	hashes := []float64{60, 53.333, 46.667, 40}
+	logins := []float64{0.85 * 56.667, 0.85 * 50, 0.85 * 43.333}
+	r := bracketedRatios(hashes, logins)
+	if len(r.Rounds) != 3 {
+		t.Fatalf("rounds = %v", r.Rounds)
+	}
+	for _, x := range r.Rounds {
+		if x < 0.8499 || x > 0.8501 {
+			t.Errorf("round ratio %.4f, want 0.85", x)
+		}
+	}
+	if r.Median < 0.8499 || r.Median > 0.8501 {
+		t.Errorf("median %.4f", r.Median)
+	}
+	if even := bracketedRatios([]float64{10, 10, 10}, []float64{8, 9}); even.Median < 0.8499 || even.Median > 0.8501 {
+		t.Errorf("median of two rounds = %v, want their mean 0.85", even.Median)
+	}
+	if none := bracketedRatios([]float64{10}, nil); len(none.Rounds) != 0 || none.Median != 0 {
+		t.Errorf("no login run: %+v", none)
+	}
 }

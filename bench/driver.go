@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -15,30 +14,28 @@ type worker func(ctx context.Context) error
 
 // result is one scenario's figures.
 type result struct {
-	Scenario     string  `json:"scenario"`
-	Conns        int     `json:"conns"`
-	Requests     int     `json:"requests"`
-	Seconds      float64 `json:"seconds"`
-	RPS          float64 `json:"rps"`
-	P50ms        float64 `json:"p50_ms"`
-	P90ms        float64 `json:"p90_ms"`
-	P99ms        float64 `json:"p99_ms"`
-	Errors       int     `json:"errors"`
-	FirstError   string  `json:"first_error,omitempty"`
-	CPUmsPerReq  float64 `json:"server_cpu_ms_per_request"`
-	DBCPUms      float64 `json:"postgres_cpu_ms_per_request,omitempty"`
-	BenchCPUms   float64 `json:"bench_cpu_ms_per_request,omitempty"`
+	Scenario    string  `json:"scenario"`
+	Conns       int     `json:"conns"`
+	Requests    int     `json:"requests"`
+	Seconds     float64 `json:"seconds"`
+	RPS         float64 `json:"rps"`
+	P50ms       float64 `json:"p50_ms"`
+	P90ms       float64 `json:"p90_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	Errors      int     `json:"errors"`
+	FirstError  string  `json:"first_error,omitempty"`
+	CPUmsPerReq float64 `json:"server_cpu_ms_per_request"`
+	DBCPUms     float64 `json:"postgres_cpu_ms_per_request,omitempty"`
+	BenchCPUms  float64 `json:"bench_cpu_ms_per_request,omitempty"`
+	// MachineCPUms is every core's busy time (all processes and the
+	// kernel) per request: what the three above leave out is the kernel's.
+	MachineCPUms float64 `json:"machine_cpu_ms_per_request,omitempty"`
 	PeakRSSMB    float64 `json:"server_peak_rss_mb"`
 	Note         string  `json:"note,omitempty"`
 	Runs         int     `json:"runs,omitempty"`
 	MinRPS       float64 `json:"min_rps,omitempty"`
 	MaxRPS       float64 `json:"max_rps,omitempty"`
 	HTTPRequests int     `json:"http_requests_per_iteration,omitempty"`
-}
-
-// newTransport is one keep-alive connection's transport.
-func newTransport() *http.Transport {
-	return &http.Transport{MaxIdleConns: 4, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
 }
 
 // drive runs n closed-loop workers: warm-up, then the measured window.
@@ -82,7 +79,7 @@ func drive(ctx context.Context, name string, n int, warmup, duration time.Durati
 			}
 		})
 	}
-	var cpu0, cpu1, db0, db1, self0, self1 time.Duration
+	var cpu0, cpu1, db0, db1, self0, self1, all0, all1 time.Duration
 	var sampler *rssSampler
 	select {
 	case <-time.After(time.Until(measureFrom)):
@@ -95,9 +92,9 @@ func drive(ctx context.Context, name string, n int, warmup, duration time.Durati
 		cpu0, _ = procCPU(pid)
 		sampler = sampleRSS(pid)
 	}
-	db0, self0 = postgresCPU(), selfCPU()
+	db0, self0, all0 = postgresCPU(), selfCPU(), machineCPU()
 	wg.Wait()
-	db1, self1 = postgresCPU(), selfCPU()
+	db1, self1, all1 = postgresCPU(), selfCPU(), machineCPU()
 	elapsed := time.Since(measureFrom)
 	r := result{Scenario: name, Conns: n, Seconds: elapsed.Seconds()}
 	if pid > 0 {
@@ -124,7 +121,7 @@ func drive(ctx context.Context, name string, n int, warmup, duration time.Durati
 		if pid > 0 {
 			r.CPUmsPerReq = per(cpu1 - cpu0)
 		}
-		r.DBCPUms, r.BenchCPUms = per(db1-db0), per(self1-self0)
+		r.DBCPUms, r.BenchCPUms, r.MachineCPUms = per(db1-db0), per(self1-self0), per(all1-all0)
 	}
 	return r, ctx.Err()
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"golang.org/x/oauth2"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -22,23 +24,37 @@ import (
 
 const redirectURI = "http://127.0.0.1:9/callback"
 
-// conn is one keep-alive connection: a client that never follows redirects
-// (the flows read every Location themselves) and keeps cookies.
+// conn is one keep-alive connection, as a browser or a client keeps one:
+// HTTP/1.1 written and read on the worker's own goroutine (net/http's
+// Transport hands every request to two goroutines of its own, and that
+// hand-off was a third of the bench's CPU, taken from the two cores the
+// server runs on), with the cookies a browser would keep; redirects are
+// not followed (the flows read every Location themselves).
 type conn struct {
-	c    *http.Client
-	base string
+	base, addr string
+	jar        http.CookieJar
+	nc         net.Conn
+	br         *bufio.Reader
+	bw         *bufio.Writer
 }
 
 func newConn(base string) *conn {
 	jar, _ := cookiejar.New(nil)
-	return &conn{base: base, c: &http.Client{Transport: newTransport(), Jar: jar, Timeout: 60 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	u, _ := url.Parse(base)
+	return &conn{base: base, addr: u.Host, jar: jar}
 }
 
 // forgetCookies starts a new browser on the same connection.
 func (c *conn) forgetCookies() {
-	jar, _ := cookiejar.New(nil)
-	c.c.Jar = jar
+	c.jar, _ = cookiejar.New(nil)
+}
+
+// closeConn closes the socket; the next request dials again.
+func (c *conn) closeConn() {
+	if c.nc != nil {
+		_ = c.nc.Close()
+		c.nc = nil
+	}
 }
 
 // connSet is the connections a scenario (or a burst) opened, closed when
@@ -57,13 +73,12 @@ func (s *connSet) open(base string) *conn {
 	return c
 }
 
-// close closes the connections' idle sockets: all of them once the
-// workers have returned.
+// close closes the connections' sockets, once the workers have returned.
 func (s *connSet) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.conns {
-		c.c.CloseIdleConnections()
+		c.closeConn()
 	}
 	s.conns = nil
 }
@@ -88,12 +103,55 @@ func (c *conn) do(ctx context.Context, method, path string, form url.Values, aut
 	if authorize != nil {
 		authorize(req)
 	}
-	resp, err := c.c.Do(req)
+	for _, ck := range c.jar.Cookies(req.URL) {
+		req.AddCookie(ck)
+	}
+	resp, raw, err := c.roundTrip(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := io.ReadAll(resp.Body)
+	if set := resp.Cookies(); len(set) > 0 {
+		c.jar.SetCookies(req.URL, set)
+	}
+	return resp, raw, nil
+}
+
+// roundTrip writes req on the connection (dialling it first if needed) and
+// reads the whole answer. A failure closes the connection: the request
+// counts as failed, and the next one starts on a new socket.
+func (c *conn) roundTrip(ctx context.Context, req *http.Request) (resp *http.Response, raw []byte, err error) {
+	if req.URL.Host != c.addr {
+		return nil, nil, fmt.Errorf("bench: %s is not on this connection's host %s", req.URL, c.addr)
+	}
+	if c.nc == nil {
+		var d net.Dialer
+		if c.nc, err = d.DialContext(ctx, "tcp", c.addr); err != nil {
+			return nil, nil, err
+		}
+		c.br, c.bw = bufio.NewReaderSize(c.nc, 16<<10), bufio.NewWriterSize(c.nc, 4<<10)
+	}
+	_ = c.nc.SetDeadline(time.Now().Add(60 * time.Second))
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
+	defer func() {
+		stop()
+		if err != nil {
+			c.closeConn()
+		}
+	}()
+	if err = req.Write(c.bw); err != nil {
+		return nil, nil, err
+	}
+	if err = c.bw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	if resp, err = http.ReadResponse(c.br, req); err != nil {
+		return nil, nil, err
+	}
+	raw, err = io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err == nil && resp.Close {
+		c.closeConn() // the server said so
+	}
 	return resp, raw, err
 }
 

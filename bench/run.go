@@ -122,36 +122,66 @@ func run(ctx context.Context, o options) error {
 type loginRatio struct {
 	Rounds []float64 `json:"rounds"`
 	Median float64   `json:"median"`
+	// Method says what each round compares.
+	Method string `json:"method"`
 }
 
-// loginPairs measures hash_only and login in alternation, -repeat rounds of
-// one each, and reports each one's median run and the ratio of every round:
-// the machine's speed drifts by more than the difference being measured, so
-// each login run is compared with the baseline measured just before it, not
-// with one taken minutes apart.
+// bracketedRatios compares each login run with the mean of the hash_only
+// runs just before and just after it (hashes has one run more than logins):
+// the machine's speed drifts by more than the difference being measured,
+// and a baseline on both sides cancels a drift that is steady over the
+// round, where one taken before the login run alone would count it in full.
+func bracketedRatios(hashes, logins []float64) loginRatio {
+	r := loginRatio{Method: "login / mean(hash_only before, hash_only after)"}
+	for i, l := range logins {
+		if i+1 < len(hashes) && hashes[i]+hashes[i+1] > 0 {
+			r.Rounds = append(r.Rounds, l/((hashes[i]+hashes[i+1])/2))
+		}
+	}
+	sorted := slices.Clone(r.Rounds)
+	slices.Sort(sorted)
+	if n := len(sorted); n > 0 {
+		r.Median = sorted[n/2]
+		if n%2 == 0 {
+			r.Median = (sorted[n/2-1] + sorted[n/2]) / 2
+		}
+	}
+	return r
+}
+
+// loginPairs measures hash_only and login in alternation: hash_only,
+// then -repeat rounds of login followed by hash_only, each login compared
+// with the baselines on both sides of it (bracketedRatios). It reports each
+// scenario's median run and the ratio of every round.
 func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio loginRatio, err error) {
 	var hashes, logins []result
+	h, err := b.runScenario(ctx, "hash_only", "")
+	if err != nil {
+		return hash, login, ratio, err
+	}
+	hashes = append(hashes, h)
 	for range max(b.o.repeat, 1) {
-		h, err := b.runScenario(ctx, "hash_only", "")
-		if err != nil {
-			return hash, login, ratio, err
-		}
 		l, err := b.runScenario(ctx, "login", "")
 		if err != nil {
 			return hash, login, ratio, err
 		}
+		h, err := b.runScenario(ctx, "hash_only", "")
+		if err != nil {
+			return hash, login, ratio, err
+		}
 		hashes, logins = append(hashes, h), append(logins, l)
-		if h.RPS > 0 {
-			ratio.Rounds = append(ratio.Rounds, l.RPS/h.RPS)
-			fmt.Fprintf(os.Stderr, "login / hash_only this round: %.1f %%\n", 100*l.RPS/h.RPS)
+		if before := hashes[len(hashes)-2].RPS; before+h.RPS > 0 {
+			fmt.Fprintf(os.Stderr, "login / mean(hash_only before, after) this round: %.1f %%\n", 100*l.RPS/((before+h.RPS)/2))
 		}
 	}
-	sorted := slices.Clone(ratio.Rounds)
-	slices.Sort(sorted)
-	if len(sorted) > 0 {
-		ratio.Median = sorted[len(sorted)/2]
+	rps := func(rs []result) []float64 {
+		out := make([]float64, len(rs))
+		for i, r := range rs {
+			out[i] = r.RPS
+		}
+		return out
 	}
-	return medianOf(hashes), medianOf(logins), ratio, nil
+	return medianOf(hashes), medianOf(logins), bracketedRatios(rps(hashes), rps(logins)), nil
 }
 
 // medianOf returns the run with the median req/s, noting the spread.
@@ -216,8 +246,8 @@ func (b *bench) runScenario(ctx context.Context, name, suffix string) (result, e
 	r, err := drive(ctx, name+suffix, b.o.conns, b.o.warmup, b.o.duration, pid, sc.newWorker, atMeasure)
 	stopProfile()
 	r.Note, r.HTTPRequests = sc.note, sc.perIter
-	fmt.Fprintf(os.Stderr, "%-32s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  cpu ms/req: server %.3f postgres %.3f bench %.3f  rss %.0f MB\n",
-		r.Scenario, r.RPS, r.P50ms, r.P99ms, r.Errors, r.CPUmsPerReq, r.DBCPUms, r.BenchCPUms, r.PeakRSSMB)
+	fmt.Fprintf(os.Stderr, "%-32s %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  cpu ms/req: server %.3f postgres %.3f bench %.3f machine %.3f  rss %.0f MB\n",
+		r.Scenario, r.RPS, r.P50ms, r.P99ms, r.Errors, r.CPUmsPerReq, r.DBCPUms, r.BenchCPUms, r.MachineCPUms, r.PeakRSSMB)
 	if r.FirstError != "" {
 		fmt.Fprintf(os.Stderr, "  first error: %s\n", r.FirstError)
 	}
