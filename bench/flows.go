@@ -279,21 +279,20 @@ var (
 )
 
 // login runs a whole authorization with a password sign-in and returns
-// the token response: /oauth2/auth → /login (GET, POST: straight back to the
-// app with the code) → token.
+// the token response: /oauth2/auth (answered with the login page) → POST
+// /login (straight back to the app with the code) → token. A redirect to the
+// page is followed, as a browser would.
 func (c *conn) login(ctx context.Context, a app, email, password string, keys *jwks, issuer string) (tokenResponse, error) {
 	c.forgetCookies()
 	u, st := a.authURL()
-	resp, _, err := c.get(ctx, u)
+	resp, page, err := c.get(ctx, u)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if resp.StatusCode != http.StatusSeeOther {
-		return tokenResponse{}, &statusError{step: "authorize", code: resp.StatusCode}
-	}
-	resp, page, err := c.get(ctx, resp.Header.Get("Location"))
-	if err != nil {
-		return tokenResponse{}, err
+	if resp.StatusCode == http.StatusSeeOther {
+		if resp, page, err = c.get(ctx, resp.Header.Get("Location")); err != nil {
+			return tokenResponse{}, err
+		}
 	}
 	csrf, flow := reCSRF.FindSubmatch(page), reFlow.FindSubmatch(page)
 	if resp.StatusCode != 200 || csrf == nil || flow == nil {

@@ -218,7 +218,7 @@ func (b *bench) setUp(name string, conns *connSet) (*scenario, error) {
 				_, err := c.login(ctx, b.web, email, benchPassword, b.keys, iss)
 				return err
 			}, nil
-		}, note: "auth → login page → password (argon2id), back with the code → token; RS256 ID token verified", perIter: 4}, nil
+		}, note: "auth (answered with the login page) → password (argon2id), back with the code → token; RS256 ID token verified", perIter: 3}, nil
 
 	case "hash_only":
 		p := login.DefaultArgon2

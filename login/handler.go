@@ -44,6 +44,18 @@ type loginView struct {
 	Email      string
 }
 
+// ShowPage returns what renders the sign-in page of a flow in state Login
+// for the browser whose device id is device. The provider answers an
+// authorization request that needs a sign-in with it directly (the page in
+// the answer, not a redirect to GET /login: one round trip fewer for every
+// user), and GET /login shows a stored flow with it.
+func ShowPage(rd *pages.Renderer, csrf web.CSRF) func(w http.ResponseWriter, r *http.Request, f *flow.Flow, device string) {
+	return func(w http.ResponseWriter, r *http.Request, f *flow.Flow, device string) {
+		rd.Render(w, r, pages.Login, csrf.Token(device, "login:"+f.ID),
+			loginView{Flow: f.ID, ClientName: f.ClientName, Email: f.LoginHint}, nil)
+	}
+}
+
 func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	device := h.Cookies.ExistingDevice(r)
 	f, err := h.Flows.Load(r.Context(), r.URL.Query().Get("flow"), device)
@@ -55,8 +67,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 		h.Continue(w, r, f, nil)
 		return
 	}
-	h.Pages.Render(w, r, pages.Login, h.CSRF.Token(device, "login:"+f.ID),
-		loginView{Flow: f.ID, ClientName: f.ClientName, Email: f.LoginHint}, nil)
+	ShowPage(h.Pages, h.CSRF)(w, r, f, device)
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {

@@ -839,16 +839,12 @@ func TestAdversarialCookieAttributesHTTP(t *testing.T) {
 			{"acme", acme.url, acme.client.ID, "gh_session_acme"},
 		} {
 			nf := advNoFollow(servertest.NewBrowser(e.in.URL))
-			r := advSend(t, nf, http.MethodGet, advAuthURL(tc.base, tc.clientID, redirectURI), nil, "")
-			if r.StatusCode != http.StatusSeeOther {
-				t.Fatalf("%s: authorization: %d", tc.name, r.StatusCode)
+			page := advSend(t, nf, http.MethodGet, advAuthURL(tc.base, tc.clientID, redirectURI), nil, "")
+			if page.StatusCode != http.StatusOK || page.page() != "login" {
+				t.Fatalf("%s: authorization: %d page %q, want the login page", tc.name, page.StatusCode, page.page())
 			}
-			advCheckCookie(t, tc.name+" /oauth2/auth", r.Response, "gh_device", false)
-			page := advSend(t, nf, http.MethodGet, advLocation(t, r).String(), nil, "")
-			if page.page() != "login" {
-				t.Fatalf("%s: %d page %q, want login", tc.name, page.StatusCode, page.page())
-			}
-			r = advSend(t, nf, http.MethodPost, tc.base+"/login", url.Values{"flow": {page.flowID()}, "csrf_token": {page.csrf()},
+			advCheckCookie(t, tc.name+" /oauth2/auth", page.Response, "gh_device", false)
+			r := advSend(t, nf, http.MethodPost, tc.base+"/login", url.Values{"flow": {page.flowID()}, "csrf_token": {page.csrf()},
 				"email": {email}, "password": {password}}, "")
 			if r.StatusCode != http.StatusSeeOther {
 				t.Fatalf("%s: login: %d %s", tc.name, r.StatusCode, r.code())
@@ -886,23 +882,19 @@ func TestAdversarialCookieAttributesHTTPS(t *testing.T) {
 			in.CreateUser(t, tc.ctx, email, password)
 			c, _ := in.CreateClient(t, tc.ctx, firstParty())
 			base := in.URL + tc.prefix
-			r := advSend(t, nf, http.MethodGet, advAuthURL(base, c.ID, redirectURI), nil, "")
-			if r.StatusCode != http.StatusSeeOther {
-				t.Fatalf("%s: authorization: %d %s", tc.name, r.StatusCode, r.code())
+			page := advSend(t, nf, http.MethodGet, advAuthURL(base, c.ID, redirectURI), nil, "")
+			if page.StatusCode != http.StatusOK || page.page() != "login" || page.csrf() == "" {
+				t.Fatalf("%s: authorization: %d page %q %s, want the login page", tc.name, page.StatusCode, page.page(), page.code())
 			}
-			device := advCheckCookie(t, tc.name+" /oauth2/auth", r.Response, "__Host-gh_device", true)
-			if plain, _ := advSetCookieNamed(r.Response, "gh_device"); plain != nil {
+			device := advCheckCookie(t, tc.name+" /oauth2/auth", page.Response, "__Host-gh_device", true)
+			if plain, _ := advSetCookieNamed(page.Response, "gh_device"); plain != nil {
 				t.Errorf("%s: an unprefixed device cookie is set too", tc.name)
 			}
 			cookie := "__Host-gh_device=" + device
-			page := advSend(t, nf, http.MethodGet, advLocation(t, r).String(), nil, cookie)
-			if page.page() != "login" || page.csrf() == "" {
-				t.Fatalf("%s: %d page %q, want login", tc.name, page.StatusCode, page.page())
-			}
 			if hsts := page.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
 				t.Errorf("%s: login page Strict-Transport-Security %q", tc.name, hsts)
 			}
-			r = advSend(t, nf, http.MethodPost, base+"/login", url.Values{"flow": {page.flowID()}, "csrf_token": {page.csrf()},
+			r := advSend(t, nf, http.MethodPost, base+"/login", url.Values{"flow": {page.flowID()}, "csrf_token": {page.csrf()},
 				"email": {email}, "password": {password}}, cookie)
 			if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), redirectURI) {
 				t.Fatalf("%s: login: %d %q %s", tc.name, r.StatusCode, r.Header.Get("Location"), r.code())
@@ -920,7 +912,9 @@ func TestAdversarialCookieAttributesHTTPS(t *testing.T) {
 // method to the browser): the authorization request sent as a form (to the
 // login page; an error back to the client), the login POST (to consent; to
 // the client for a first-party client), the consent POST (allow and deny),
-// the logout confirmation and a logout POST with a hint.
+// the logout confirmation and a logout POST with a hint. (An authorization
+// that needs a sign-in answers with the login page itself: 200, no
+// redirect.)
 func TestAdversarialPostRedirectsAre303(t *testing.T) {
 	servertest.Backends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend)
@@ -942,10 +936,16 @@ func TestAdversarialPostRedirectsAre303(t *testing.T) {
 			return u.Query()
 		}
 
+		loginPage := func(name string, r advResp) advResp {
+			t.Helper()
+			if r.StatusCode != http.StatusOK || r.page() != "login" || r.Header.Get("Location") != "" {
+				t.Fatalf("%s: %d page %q Location %q, want the login page", name, r.StatusCode, r.page(), r.Header.Get("Location"))
+			}
+			return r
+		}
 		a := e.rp.request()
-		loc := see("POST /oauth2/auth", advSend(t, nf, http.MethodPost, e.in.URL+"/oauth2/auth", form(a), ""), "/login?flow=")
-		page := advSend(t, nf, http.MethodGet, loc.String(), nil, "")
-		loc = see("POST /login", advSend(t, nf, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {page.flowID()},
+		page := loginPage("POST /oauth2/auth", advSend(t, nf, http.MethodPost, e.in.URL+"/oauth2/auth", form(a), ""))
+		loc := see("POST /login", advSend(t, nf, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {page.flowID()},
 			"csrf_token": {page.csrf()}, "email": {email}, "password": {password}}, ""), "/consent?flow=")
 		page = advSend(t, nf, http.MethodGet, loc.String(), nil, "")
 		loc = see("POST /consent allow", advSend(t, nf, http.MethodPost, e.in.URL+"/consent", url.Values{"flow": {page.flowID()},
@@ -970,8 +970,7 @@ func TestAdversarialPostRedirectsAre303(t *testing.T) {
 			t.Errorf("prompt=none without a session: %s, want login_required", loc)
 		}
 		a = fr.request()
-		loc = see("POST /oauth2/auth first-party", advSend(t, fresh, http.MethodPost, e.in.URL+"/oauth2/auth", form(a), ""), "/login?flow=")
-		page = advSend(t, fresh, http.MethodGet, loc.String(), nil, "")
+		page = loginPage("POST /oauth2/auth first-party", advSend(t, fresh, http.MethodPost, e.in.URL+"/oauth2/auth", form(a), ""))
 		loc = see("POST /login first-party", advSend(t, fresh, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {page.flowID()},
 			"csrf_token": {page.csrf()}, "email": {email}, "password": {password}}, ""), redirectURI)
 		code := loc.Query().Get("code")
@@ -1027,13 +1026,13 @@ func TestAdversarialPageSecurityHeaders(t *testing.T) {
 		}
 
 		a := e.rp.request()
-		r := advSend(t, nf, http.MethodGet, a.url, nil, "")
-		loc := advLocation(t, r)
-		login := advSend(t, nf, http.MethodGet, loc.String(), nil, "")
-		check("login page", login, http.StatusOK, "login", true)
+		login := advSend(t, nf, http.MethodGet, a.url, nil, "")
+		check("login page (the authorization's answer)", login, http.StatusOK, "login", true)
+		check("login page (GET /login)", advSend(t, nf, http.MethodGet, e.in.URL+"/login?flow="+url.QueryEscape(login.flowID()), nil, ""),
+			http.StatusOK, "login", true)
 		check("login page after a wrong password", advSend(t, nf, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {login.flowID()},
 			"csrf_token": {login.csrf()}, "email": {email}, "password": {"wrong password, sorry"}}, ""), http.StatusUnauthorized, "login", true)
-		r = advSend(t, nf, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {login.flowID()}, "csrf_token": {login.csrf()},
+		r := advSend(t, nf, http.MethodPost, e.in.URL+"/login", url.Values{"flow": {login.flowID()}, "csrf_token": {login.csrf()},
 			"email": {email}, "password": {password}}, "")
 		consent := advSend(t, nf, http.MethodGet, advLocation(t, r).String(), nil, "")
 		check("consent page", consent, http.StatusOK, "consent", true)
@@ -1054,8 +1053,7 @@ func TestAdversarialPageSecurityHeaders(t *testing.T) {
 		check("signed-out page", advSend(t, nf, http.MethodPost, e.in.URL+"/oauth2/sessions/logout", url.Values{"confirm": {"yes"},
 			"csrf_token": {confirm.csrf()}}, ""), http.StatusOK, "logged_out", false)
 
-		r = advSend(t, nf, http.MethodGet, acme.rp.request().url, nil, "")
-		check("acme login page", advSend(t, nf, http.MethodGet, advLocation(t, r).String(), nil, ""), http.StatusOK, "login", true)
+		check("acme login page", advSend(t, nf, http.MethodGet, acme.rp.request().url, nil, ""), http.StatusOK, "login", true)
 	})
 }
 

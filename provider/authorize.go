@@ -78,11 +78,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			p.redirectError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in, or must sign in again."))
 			return
 		}
-		if err := p.Flows.Start(ctx, f, p.Cookies.Device(w, r)); err != nil {
+		device := p.Cookies.Device(w, r)
+		if err := p.Flows.Start(ctx, f, device); err != nil {
 			p.authorizeError(w, r, ar, err)
 			return
 		}
-		p.redirectTo(w, r, "/login?flow="+f.ID)
+		// The sign-in page in this answer, not behind a redirect to
+		// /login?flow=: one round trip fewer. Its form posts to /login.
+		p.ShowLogin(w, r, f, device)
 		return
 	}
 	if err := f.Authenticated(sess.UserID, sess.User.Email, sess.ID, sess.AuthTime, sess.AMR, sess.ACR); err != nil {

@@ -54,11 +54,15 @@ type Deps struct {
 	Sessions BrowserSessions
 	Grants   Grants
 	Flows    *flow.Service
-	Pages    *pages.Renderer
-	Cookies  web.Cookies
-	CSRF     web.CSRF
-	Log      *slog.Logger
-	Now      func() time.Time
+	// ShowLogin (login.ShowPage) renders the sign-in page of a flow just
+	// started: an authorization request that needs a sign-in is answered
+	// with the page itself.
+	ShowLogin func(w http.ResponseWriter, r *http.Request, f *flow.Flow, device string)
+	Pages     *pages.Renderer
+	Cookies   web.Cookies
+	CSRF      web.CSRF
+	Log       *slog.Logger
+	Now       func() time.Time
 	// Issuer is the default tenant's issuer; others are Issuer/t/{id}.
 	Issuer    string
 	Lifetimes Lifetimes

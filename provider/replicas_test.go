@@ -321,10 +321,10 @@ func repPoll(t *testing.T, what string, since, deadline time.Time, try func() (d
 
 // TestReplicasRoundRobinSignIn proves that a whole sign-in works when every
 // request lands on the other replica than the one before (strict round
-// robin, no stickiness): authorization on A, login page on B, login POST on
-// A, consent page on B, consent POST on A, code exchange on B, userinfo on
-// A, refresh on B, refresh again on A, introspection on B, revocation on A
-// (the hop log is asserted exactly). Then, with no waiting (no cache sits
+// robin, no stickiness): authorization (answered with the login page) on A,
+// login POST on B, consent page on A, consent POST on B, code exchange on
+// A, userinfo on B, refresh on A, refresh again on B, introspection on A,
+// revocation on B (the hop log is asserted exactly). Then, with no waiting (no cache sits
 // on the token path), both replicas see the revocation: introspection of
 // the access and refresh token is exactly {"active":false}, userinfo is 401
 // invalid_token, refresh is 400 invalid_grant INVALID_REFRESH_TOKEN. The ID
@@ -339,13 +339,13 @@ func TestReplicasRoundRobinSignIn(t *testing.T) {
 
 		lb.turnTo(0)
 		m := lb.mark()
-		res, err := b.Get(a.url) // A: authorization → 303 /login; B: the login page
+		res, err := b.Get(a.url) // A: authorization, answered with the login page
 		if err != nil || res.Page == nil || res.Page.Name != "login" || res.Page.Status != http.StatusOK || res.Page.ErrorCode != "" {
 			t.Fatalf("first page = %+v, %v; want the login page", res.Page, err)
 		}
 		res, err = b.Post(lb.URL+"/login", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "email": {email}, "password": {password}})
 		if err != nil || res.Page == nil || res.Page.Name != "consent" || res.Page.Status != http.StatusOK || res.Page.ErrorCode != "" {
-			t.Fatalf("after the login POST on A = %+v %+v, %v; want the consent page (from B)", res.Page, res.Redirect, err)
+			t.Fatalf("after the login POST on B = %+v %+v, %v; want the consent page (from A)", res.Page, res.Redirect, err)
 		}
 		res, err = b.Post(lb.URL+"/consent", url.Values{"flow": {res.Page.Flow}, "csrf_token": {res.Page.CSRF}, "decision": {"allow"}})
 		if err != nil {
@@ -382,9 +382,9 @@ func TestReplicasRoundRobinSignIn(t *testing.T) {
 		}
 
 		want := []repHop{
-			{"A", "GET", authPath}, {"B", "GET", "/login"}, {"A", "POST", "/login"}, {"B", "GET", "/consent"}, {"A", "POST", "/consent"},
-			{"B", "POST", "/oauth2/token"}, {"A", "GET", "/userinfo"}, {"B", "POST", "/oauth2/token"}, {"A", "POST", "/oauth2/token"},
-			{"B", "POST", "/oauth2/introspect"}, {"A", "POST", "/oauth2/revoke"},
+			{"A", "GET", authPath}, {"B", "POST", "/login"}, {"A", "GET", "/consent"}, {"B", "POST", "/consent"},
+			{"A", "POST", "/oauth2/token"}, {"B", "GET", "/userinfo"}, {"A", "POST", "/oauth2/token"}, {"B", "POST", "/oauth2/token"},
+			{"A", "POST", "/oauth2/introspect"}, {"B", "POST", "/oauth2/revoke"},
 		}
 		if got := lb.since(m); !slices.Equal(got, want) {
 			t.Fatalf("hops:\n%v\nwant:\n%v", got, want)

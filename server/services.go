@@ -47,7 +47,7 @@ func NewServices(cfg config.Config, store storage.Store, ring *keyring.Keyring, 
 	s.Consent = &consent.Service{Store: store}
 	s.Provider = provider.New(provider.Deps{
 		Store: store, Ring: ring, Accounts: s.Accounts, Sessions: s.Sessions, Grants: s.Consent, Flows: s.Flows,
-		Pages: renderer, Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "provider"), Now: now,
+		ShowLogin: login.ShowPage(renderer, s.CSRF), Pages: renderer, Cookies: s.Cookies, CSRF: s.CSRF, Log: logging.Area(log, "provider"), Now: now,
 		Issuer: strings.TrimSuffix(cfg.Issuer, "/"),
 		Lifetimes: provider.Lifetimes{AccessToken: cfg.Tokens.AccessTokenTTL, RefreshToken: cfg.Tokens.RefreshTokenTTL,
 			AuthorizationCode: cfg.Tokens.AuthorizationCodeTTL, IDToken: cfg.Tokens.IDTokenTTL},

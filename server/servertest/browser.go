@@ -44,6 +44,9 @@ type Page struct {
 	ErrorCode string // data-error-code, if the page shows an error
 	CSRF      string
 	Flow      string
+	// Action is the page's form's action, resolved against its URL as a
+	// browser does ("" without a form).
+	Action string
 }
 
 var (
@@ -51,6 +54,7 @@ var (
 	reError = regexp.MustCompile(`data-error-code="([^"]*)"`)
 	reCSRF  = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 	reFlow  = regexp.MustCompile(`name="flow" value="([^"]*)"`)
+	reForm  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
 )
 
 func readPage(resp *http.Response) (*Page, error) {
@@ -63,6 +67,11 @@ func readPage(resp *http.Response) (*Page, error) {
 	for re, dst := range map[*regexp.Regexp]*string{rePage: &p.Name, reError: &p.ErrorCode, reCSRF: &p.CSRF, reFlow: &p.Flow} {
 		if m := re.FindStringSubmatch(p.Body); m != nil {
 			*dst = htmlUnescape(m[1])
+		}
+	}
+	if m := reForm.FindStringSubmatch(p.Body); m != nil {
+		if a, err := p.URL.Parse(htmlUnescape(m[1])); err == nil {
+			p.Action = a.String()
 		}
 	}
 	return p, nil
@@ -131,30 +140,18 @@ func (b *Browser) Authorize(authURL string, s Steps) (Result, error) {
 		p := res.Page
 		switch {
 		case p.Name == "login" && p.ErrorCode == "" && p.Status == http.StatusOK:
-			res, err = b.Post(b.action(p, "/login"), url.Values{"flow": {p.Flow}, "csrf_token": {p.CSRF}, "email": {s.Email}, "password": {s.Password}})
+			res, err = b.Post(p.Action, url.Values{"flow": {p.Flow}, "csrf_token": {p.CSRF}, "email": {s.Email}, "password": {s.Password}})
 		case p.Name == "consent" && p.ErrorCode == "":
 			decision := s.Consent
 			if decision == "" {
 				decision = "allow"
 			}
-			res, err = b.Post(b.action(p, "/consent"), url.Values{"flow": {p.Flow}, "csrf_token": {p.CSRF}, "decision": {decision}})
+			res, err = b.Post(p.Action, url.Values{"flow": {p.Flow}, "csrf_token": {p.CSRF}, "decision": {decision}})
 		default:
 			return res, nil
 		}
 	}
 	return res, err
-}
-
-// action is the absolute URL of a page's form (the tenant prefix of the
-// page's own path, then path).
-func (b *Browser) action(p *Page, path string) string {
-	prefix := ""
-	if i := strings.Index(p.URL.Path, "/login"); i > 0 {
-		prefix = p.URL.Path[:i]
-	} else if i := strings.Index(p.URL.Path, "/consent"); i > 0 {
-		prefix = p.URL.Path[:i]
-	}
-	return p.URL.Scheme + "://" + p.URL.Host + prefix + path
 }
 
 // Cookie returns the value of a cookie the browser holds for the server.
