@@ -30,6 +30,16 @@ func TestParseStatCPU(t *testing.T) {
 	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Errorf("procCPU(self): %v", err)
 	}
+	// The postmaster's line: its own time and that of the backends it has
+	// waited for, which postgresCPU adds so an exiting backend's time is
+	// not lost from the sum.
+	own, reaped, err := parseStatTimes("100 (postgres) S 1 100 100 0 -1 4194560 1 0 0 0 7 3 420 80 20 0 1 0 5 1000 200\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own != 100*time.Millisecond || reaped != 5*time.Second {
+		t.Errorf("parseStatTimes = %v, %v; want 100ms, 5s", own, reaped)
+	}
 }
 
 func TestParseMachineCPU(t *testing.T) {
@@ -143,7 +153,7 @@ func TestBracketedRatios(t *testing.T) {
 	// run before alone would read 77-79 %.
 	hashes := []float64{60, 53.333, 46.667, 40}
 	logins := []float64{0.85 * 56.667, 0.85 * 50, 0.85 * 43.333}
-	r := bracketedRatios(hashes, logins)
+	r := bracketedRatios(hashes, logins, "m")
 	if len(r.Rounds) != 3 {
 		t.Fatalf("rounds = %v", r.Rounds)
 	}
@@ -155,10 +165,10 @@ func TestBracketedRatios(t *testing.T) {
 	if r.Median < 0.8499 || r.Median > 0.8501 {
 		t.Errorf("median %.4f", r.Median)
 	}
-	if even := bracketedRatios([]float64{10, 10, 10}, []float64{8, 9}); even.Median < 0.8499 || even.Median > 0.8501 {
+	if even := bracketedRatios([]float64{10, 10, 10}, []float64{8, 9}, "m"); even.Median < 0.8499 || even.Median > 0.8501 {
 		t.Errorf("median of two rounds = %v, want their mean 0.85", even.Median)
 	}
-	if none := bracketedRatios([]float64{10}, nil); len(none.Rounds) != 0 || none.Median != 0 {
+	if none := bracketedRatios([]float64{10}, nil, "m"); len(none.Rounds) != 0 || none.Median != 0 {
 		t.Errorf("no login run: %+v", none)
 	}
 }

@@ -48,6 +48,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer b.close()
+	defer b.stopReference()
 	database := "fresh: only what the scenarios use"
 	if o.db == "postgres" && !o.fresh {
 		if err := b.establish(ctx); err != nil {
@@ -81,7 +82,7 @@ func run(ctx context.Context, o options) error {
 			continue // measured with login, below
 		case paired && name == "login":
 			var hash result
-			var ratio loginRatio
+			var ratio pairedRatio
 			if hash, r, ratio, err = b.loginPairs(ctx); err == nil {
 				rep.Results = append(rep.Results, hash)
 				rep.Extra["login_ratio"] = ratio
@@ -117,25 +118,27 @@ func run(ctx context.Context, o options) error {
 	return writeReport(o.out, rep)
 }
 
-// loginRatio is login's rate as a share of hash_only's, per round and the
-// median of the rounds.
-type loginRatio struct {
+// pairedRatio is one scenario's rate as a share of a baseline's, per round
+// and the median of the rounds: login against hash_only, client_credentials
+// after the janitor's purge against a fresh database.
+type pairedRatio struct {
 	Rounds []float64 `json:"rounds"`
 	Median float64   `json:"median"`
 	// Method says what each round compares.
 	Method string `json:"method"`
 }
 
-// bracketedRatios compares each login run with the mean of the hash_only
-// runs just before and just after it (hashes has one run more than logins):
-// the machine's speed drifts by more than the difference being measured,
-// and a baseline on both sides cancels a drift that is steady over the
-// round, where one taken before the login run alone would count it in full.
-func bracketedRatios(hashes, logins []float64) loginRatio {
-	r := loginRatio{Method: "login / mean(hash_only before, hash_only after)"}
-	for i, l := range logins {
-		if i+1 < len(hashes) && hashes[i]+hashes[i+1] > 0 {
-			r.Rounds = append(r.Rounds, l/((hashes[i]+hashes[i+1])/2))
+// bracketedRatios compares each measured run with the mean of the baseline
+// runs just before and just after it (base has one run more than
+// measured): the machine's speed drifts by more than the difference being
+// judged, and a baseline on both sides cancels a drift that is steady over
+// the round, where one taken before the measured run alone would count it
+// in full.
+func bracketedRatios(base, measured []float64, method string) pairedRatio {
+	r := pairedRatio{Method: method}
+	for i, m := range measured {
+		if i+1 < len(base) && base[i]+base[i+1] > 0 {
+			r.Rounds = append(r.Rounds, m/((base[i]+base[i+1])/2))
 		}
 	}
 	sorted := slices.Clone(r.Rounds)
@@ -153,7 +156,7 @@ func bracketedRatios(hashes, logins []float64) loginRatio {
 // then -repeat rounds of login followed by hash_only, each login compared
 // with the baselines on both sides of it (bracketedRatios). It reports each
 // scenario's median run and the ratio of every round.
-func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio loginRatio, err error) {
+func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio pairedRatio, err error) {
 	var hashes, logins []result
 	h, err := b.runScenario(ctx, "hash_only", "")
 	if err != nil {
@@ -174,14 +177,17 @@ func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio login
 			fmt.Fprintf(os.Stderr, "login / mean(hash_only before, after) this round: %.1f %%\n", 100*l.RPS/((before+h.RPS)/2))
 		}
 	}
-	rps := func(rs []result) []float64 {
-		out := make([]float64, len(rs))
-		for i, r := range rs {
-			out[i] = r.RPS
-		}
-		return out
+	return medianOf(hashes), medianOf(logins),
+		bracketedRatios(rates(hashes), rates(logins), "login / mean(hash_only before, hash_only after)"), nil
+}
+
+// rates are the runs' req/s.
+func rates(rs []result) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.RPS
 	}
-	return medianOf(hashes), medianOf(logins), bracketedRatios(rps(hashes), rps(logins)), nil
+	return out
 }
 
 // medianOf returns the run with the median req/s, noting the spread.

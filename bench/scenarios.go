@@ -37,6 +37,9 @@ type bench struct {
 	web, webES                     app // authorization code; skip consent; RS256 / ES256
 	users                          []string
 	keys                           *jwks
+
+	ref     *bench // a second server on a small, fresh database (reference)
+	stopRef func()
 }
 
 func newBench(ctx context.Context, o options, srv *serverProc) (*bench, error) {

@@ -279,27 +279,39 @@ func procCPU(pid int) (time.Duration, error) {
 	return parseStatCPU(string(raw))
 }
 
-// parseStatCPU reads utime + stime from a /proc/<pid>/stat line. The
-// fields after the command name (which may hold spaces and parentheses)
-// start after its last ")"; utime and stime are the 14th and 15th fields
-// of the line, in clock ticks of USER_HZ, which Linux fixes at 100 for
-// every user-space interface whatever the kernel's HZ (sysconf(_SC_CLK_TCK)).
+// parseStatCPU reads utime + stime from a /proc/<pid>/stat line.
 func parseStatCPU(stat string) (time.Duration, error) {
+	own, _, err := parseStatTimes(stat)
+	return own, err
+}
+
+// parseStatTimes reads a /proc/<pid>/stat line: the process's own CPU time
+// (utime + stime) and that of its children it has waited for (cutime +
+// cstime). The fields after the command name (which may hold spaces and
+// parentheses) start after its last ")"; utime, stime, cutime and cstime
+// are the 14th to 17th fields of the line, in clock ticks of USER_HZ, which
+// Linux fixes at 100 for every user-space interface whatever the kernel's
+// HZ (sysconf(_SC_CLK_TCK)).
+func parseStatTimes(stat string) (own, reaped time.Duration, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc stat: no command name in %.80q", stat)
+		return 0, 0, fmt.Errorf("/proc stat: no command name in %.80q", stat)
 	}
 	fields := strings.Fields(stat[i+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc stat: %d fields after the command name, want at least 13", len(fields))
+	if len(fields) < 15 {
+		return 0, 0, fmt.Errorf("/proc stat: %d fields after the command name, want at least 15", len(fields))
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc stat: %w", err)
+	var ticks [4]int64
+	for k := range ticks {
+		n, err := strconv.ParseInt(fields[11+k], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc stat: %w", err)
+		}
+		ticks[k] = n
 	}
 	const userHZ = 100
-	return time.Duration(utime+stime) * time.Second / userHZ, nil
+	return time.Duration(ticks[0]+ticks[1]) * time.Second / userHZ,
+		time.Duration(ticks[2]+ticks[3]) * time.Second / userHZ, nil
 }
 
 // procRSS returns VmRSS and VmHWM (peak) in bytes (/proc/<pid>/status).
@@ -384,7 +396,11 @@ func (s *rssSampler) Stop() int64 {
 }
 
 // postgresCPU sums the CPU time of every process named postgres (the
-// server and its backends) that is alive now.
+// server and its backends) that is alive now, with the time of those that
+// have ended: a backend that exits (a pool closing an idle connection, an
+// autovacuum worker) takes its time out of the live processes' sum, and the
+// postmaster, which waits for it, adds it to its own children's time. So the
+// total only grows, and a window's difference is never negative.
 func postgresCPU() time.Duration {
 	entries, _ := os.ReadDir("/proc")
 	var total time.Duration
@@ -397,8 +413,12 @@ func postgresCPU() time.Duration {
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
-		if d, err := procCPU(pid); err == nil {
-			total += d
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		if own, reaped, err := parseStatTimes(string(raw)); err == nil {
+			total += own + reaped
 		}
 	}
 	return total
