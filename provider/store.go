@@ -281,10 +281,12 @@ func (f *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s
 
 // InvalidateAuthorizeCodeSession marks the code used in one conditional
 // statement: of two concurrent exchanges only one gets here first, the
-// other gets errCodeRedeemed. Its PKCE and OIDC sessions, being the same
-// row, are unusable with it.
+// other gets errCodeRedeemed, here or (PostgreSQL, where the statement
+// travels with the transaction's later ones) from the commit: the token
+// endpoint maps storage.ErrSpent there. Its PKCE and OIDC sessions, being
+// the same row, are unusable with it.
 func (f *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
-	err := f.db.DeactivateToken(ctx, storage.TokenCode, hashSignature(sig))
+	err := f.db.SpendToken(ctx, storage.TokenCode, hashSignature(sig))
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("%w: %w", errCodeRedeemed, err)
 	}
@@ -370,12 +372,12 @@ func (f *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 // RotateRefreshToken is strict rotation (as Hydra): the grant's access
 // tokens go, and the presented refresh token is deactivated in one
 // conditional statement. If a concurrent refresh deactivated it first this
-// one fails, so a family never forks.
+// one fails, here or (PostgreSQL) from the commit, so a family never forks.
 func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
 	if err := f.db.DiscardTokens(ctx, storage.TokenAccess, requestID); err != nil {
 		return toFosite(err)
 	}
-	if err := f.db.DeactivateToken(ctx, storage.TokenRefresh, hashSignature(sig)); err != nil {
+	if err := f.db.SpendToken(ctx, storage.TokenRefresh, hashSignature(sig)); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("%w: %w: %w", fosite.ErrNotFound, errRefreshRaced, err)
 		}

@@ -87,6 +87,16 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			resp, err = oauth.NewAccessResponse(ctx, ar)
 			return err
 		})
+		if errors.Is(err, storage.ErrSpent) {
+			// The code or refresh token was spent by a concurrent request;
+			// on PostgreSQL that is known only from the commit.
+			switch grant {
+			case GrantRefreshToken:
+				err = fmt.Errorf("%w: %w", errRefreshRaced, err)
+			case GrantAuthorizationCode:
+				err = fmt.Errorf("%w: %w", errCodeRedeemed, err)
+			}
+		}
 	}
 	if err != nil {
 		if errors.Is(err, errCodeRedeemed) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {

@@ -21,4 +21,8 @@ var (
 	// ErrRolledBack: a joined (inner) transaction rolled back, so the outer
 	// one could not commit.
 	ErrRolledBack = errors.New("storage: transaction was rolled back by an inner scope")
+	// ErrSpent: SpendToken found no active row to spend (the token or code
+	// was used already: a concurrent request won). Errors wrapping it wrap
+	// ErrNotFound too.
+	ErrSpent = errors.New("storage: already spent")
 )

@@ -258,6 +258,14 @@ type Tokens interface {
 	// DeactivateToken marks an active row inactive; ErrNotFound when no
 	// active row matched (it was used already: the caller lost a race).
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// SpendToken is DeactivateToken for a transaction that goes on to issue
+	// what the token or code is spent for: when no active row matched, the
+	// error (wrapping ErrSpent and ErrNotFound) may come from this call or,
+	// on a backend that sends the write with the transaction's later
+	// statements (PostgreSQL), from a later call or the commit; either way
+	// nothing the transaction wrote after it commits. Outside a transaction
+	// it is DeactivateToken.
+	SpendToken(ctx context.Context, kind TokenKind, signature string) error
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
 	// RevokeTokens ends every row of kind issued for requestID: refresh
 	// tokens are deactivated (kept for reuse detection until they expire),

@@ -201,10 +201,13 @@ func (b *backend) Close() error {
 // txn is a pipelined transaction on one connection. Statements whose result
 // is only their error (Defer: token and event inserts, deletes) are queued
 // and sent in one batch with the next statement that needs a result, or with
-// COMMIT; BEGIN is queued the same way. A refresh or a code exchange thus
-// costs three or four network round trips instead of eight or nine. Errors
-// of queued statements come back from the call that sent them; after one,
-// the transaction is aborted and only rollback remains.
+// COMMIT; BEGIN is queued the same way, and so are conditional writes whose
+// row count the database checks itself (ExpectRow: spending a refresh token
+// or a code). A refresh or a code exchange thus costs two network round
+// trips (the read of the token with its account, then the transaction)
+// instead of eight or nine. Errors of queued statements come back from the
+// call that sent them; after one, the transaction is aborted and only
+// rollback remains.
 type txn struct {
 	conn   *pgxpool.Conn
 	queue  []queued
@@ -215,10 +218,23 @@ type txn struct {
 type queued struct {
 	sql  string
 	args []any
+	miss error // ExpectRow: what to return when the write changed no row
 }
 
 func (t *txn) Defer(_ context.Context, q string, args ...any) {
-	t.queue = append(t.queue, queued{q, args})
+	t.queue = append(t.queue, queued{sql: q, args: args})
+}
+
+// expectMiss is the SQLSTATE gatehouse_expect_row raises (migration 00005).
+const expectMiss = "GH001"
+
+// ExpectRow queues q (an UPDATE or DELETE without RETURNING) so that the
+// database itself fails the transaction when it changes no row: the write
+// goes with the next statement or COMMIT, in the same round trip.
+func (t *txn) ExpectRow(_ context.Context, miss error, q string, args ...any) {
+	t.queue = append(t.queue, queued{
+		sql:  "WITH r AS (" + q + " RETURNING 1) SELECT gatehouse_expect_row(count(*)) FROM r",
+		args: args, miss: miss})
 }
 
 // send sends the queue plus last as one batch and reads the queue's
@@ -233,10 +249,15 @@ func (t *txn) send(ctx context.Context, last queued) (pgx.BatchResults, error) {
 		b.Queue(q.sql, q.args...)
 	}
 	b.Queue(last.sql, last.args...)
+	queue := t.queue
 	t.queue, t.sent = t.queue[:0], true
 	br := t.conn.SendBatch(ctx, b)
-	for range b.Len() - 1 {
+	for _, q := range queue {
 		if _, err := br.Exec(); err != nil {
+			var pgErr *pgconn.PgError
+			if q.miss != nil && errors.As(err, &pgErr) && pgErr.Code == expectMiss {
+				err = fmt.Errorf("%w (%w)", q.miss, err)
+			}
 			t.failed = err
 			_ = br.Close()
 			return nil, err
@@ -253,7 +274,7 @@ func (t *txn) fail(err error) error {
 }
 
 func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	br, err := t.send(ctx, queued{q, args})
+	br, err := t.send(ctx, queued{sql: q, args: args})
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +286,7 @@ func (t *txn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (t *txn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	br, err := t.send(ctx, queued{q, args})
+	br, err := t.send(ctx, queued{sql: q, args: args})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -105,5 +106,83 @@ func TestRelaxedFlowCommit(t *testing.T) {
 	}
 	if f, err := s.GetFlow(ctx, "in-tx"); err != nil || f.State != "done" {
 		t.Fatalf("flow written in the transaction: %+v, %v", f, err)
+	}
+}
+
+// TestRotationOneRoundTrip: a refresh rotation's transaction (drop the
+// grant's access tokens, spend the refresh token, store the successors) is
+// one batch, BEGIN to COMMIT, with the spend's row count checked by the
+// database; spending a spent token fails the commit with ErrSpent and
+// leaves nothing of what followed it.
+func TestRotationOneRoundTrip(t *testing.T) {
+	rec := &batches{}
+	s, err := postgres.Open(storagetest.PostgresDSN(t), postgres.Config{Tracer: rec}, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := storagetest.Ctx(t)
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, storagetest.SampleClient("c1")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	token := func(sig string) storage.Token {
+		return storage.Token{Signature: sig, RequestID: "family", ClientID: "c1", Subject: "u1", RequestedAt: now,
+			ExpiresAt: now.Add(time.Hour), Scopes: []string{"openid"}, GrantedScopes: []string{"openid"},
+			Audience: []string{}, GrantedAudience: []string{}, Session: []byte("s"), Active: true}
+	}
+	if err := s.CreateToken(ctx, storage.TokenRefresh, token("rt-0")); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(from, to string) error {
+		return s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.DiscardTokens(ctx, storage.TokenAccess, "family"); err != nil {
+				return err
+			}
+			if err := s.SpendToken(ctx, storage.TokenRefresh, from); err != nil {
+				return err
+			}
+			if err := s.CreateToken(ctx, storage.TokenAccess, token("at-"+to)); err != nil {
+				return err
+			}
+			return s.CreateToken(ctx, storage.TokenRefresh, token(to))
+		})
+	}
+
+	rec.mu.Lock()
+	rec.all = nil
+	rec.mu.Unlock()
+	if err := rotate("rt-0", "rt-1"); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	got := rec.all
+	rec.mu.Unlock()
+	if len(got) != 1 || len(got[0]) != 6 || !strings.HasPrefix(got[0][0], "BEGIN") ||
+		!strings.Contains(got[0][2], "gatehouse_expect_row") || got[0][5] != "COMMIT" {
+		t.Fatalf("rotation sent %d batches %q, want one: BEGIN, DELETE, the checked UPDATE, two INSERTs, COMMIT", len(got), got)
+	}
+
+	err = rotate("rt-0", "rt-fork")
+	if !errors.Is(err, storage.ErrSpent) || !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second rotation of rt-0: err = %v, want ErrSpent and ErrNotFound", err)
+	}
+	for _, sig := range []string{"rt-fork", "at-rt-fork"} {
+		kind := storage.TokenRefresh
+		if strings.HasPrefix(sig, "at-") {
+			kind = storage.TokenAccess
+		}
+		if _, err := s.GetToken(ctx, kind, sig); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s after the failed rotation: err = %v, want ErrNotFound", sig, err)
+		}
+	}
+	if tok, err := s.GetToken(ctx, storage.TokenRefresh, "rt-1"); err != nil || !tok.Active {
+		t.Errorf("rt-1 after the failed rotation: %+v, %v; want active", tok, err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "at-rt-1"); err != nil {
+		t.Errorf("at-rt-1: the failed rotation's DELETE must have rolled back: %v", err)
 	}
 }

@@ -45,6 +45,15 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
+// RowExpecter is a Tx that can queue a conditional write (an UPDATE or
+// DELETE without RETURNING) that must change a row, with the check made by
+// the database: the write then travels with the next statement or the
+// commit, like Defer, and when it changed no row that later call returns
+// miss and the transaction is aborted, so nothing after the write commits.
+type RowExpecter interface {
+	ExpectRow(ctx context.Context, miss error, query string, args ...any)
+}
+
 // Dialect holds what differs between the databases.
 type Dialect struct {
 	// Name is "postgres" or "sqlite".

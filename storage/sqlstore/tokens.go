@@ -122,6 +122,17 @@ func (s *Store) GetCodeWithAccount(ctx context.Context, signature string) (stora
 // DeactivateToken marks an active row inactive in one conditional statement;
 // ErrNotFound when there was no active row to change.
 func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	return s.deactivate(ctx, kind, signature, false)
+}
+
+// SpendToken is DeactivateToken whose check may travel with the
+// transaction's later statements (RowExpecter): a refresh or a code
+// exchange then costs one round trip fewer.
+func (s *Store) SpendToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	return s.deactivate(ctx, kind, signature, true)
+}
+
+func (s *Store) deactivate(ctx context.Context, kind storage.TokenKind, signature string, spend bool) error {
 	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
@@ -130,9 +141,20 @@ func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, sig
 	if err != nil {
 		return err
 	}
-	n, err := s.exec(ctx, `UPDATE `+table+` SET active = false WHERE signature = $1 AND tenant_id = $2 AND active`, signature, tid)
+	q := `UPDATE ` + table + ` SET active = false WHERE signature = $1 AND tenant_id = $2 AND active`
+	miss := notFound("active " + string(kind))
+	if spend {
+		miss = fmt.Errorf("active %s: %w: %w", kind, storage.ErrSpent, storage.ErrNotFound)
+		if h := s.handle(ctx); h != nil {
+			if e, ok := h.st.tx.(RowExpecter); ok {
+				e.ExpectRow(ctx, miss, q, signature, tid)
+				return nil
+			}
+		}
+	}
+	n, err := s.exec(ctx, q, signature, tid)
 	if err == nil && n == 0 {
-		return notFound("active " + string(kind))
+		return miss
 	}
 	return err
 }

@@ -37,6 +37,7 @@ func RunOAuth2(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"RaceDeactivateToken", testRaceDeactivate},
+		{"SpendToken", testSpendToken},
 		{"RaceRefreshRotation", testRaceRotation},
 		{"RaceFlowTransition", testRaceFlow},
 		{"RaceJTI", testRaceJTI},
@@ -585,36 +586,111 @@ func testRaceDeactivate(t *testing.T, s storage.Store) {
 	oneWinner(t, race(racers, func(int) error { return s.DeactivateToken(ctx, storage.TokenCode, "code") }), storage.ErrNotFound)
 }
 
+// testSpendToken: a token or code spent once is spent; a transaction that
+// spends a spent one fails, from SpendToken or from a later call or its
+// commit (PostgreSQL checks the row count in the database, with the
+// transaction's later statements), and nothing it wrote after commits.
+func testSpendToken(t *testing.T, s storage.Store) {
+	ctx := Ctx(t)
+	must(t, s.CreateClient(ctx, SampleClient("c1")))
+	must(t, s.CreateToken(ctx, storage.TokenCode, sampleToken("code", "r1", "c1")))
+	must(t, s.SpendToken(ctx, storage.TokenCode, "code"))
+	err := s.SpendToken(ctx, storage.TokenCode, "code")
+	if !errors.Is(err, storage.ErrSpent) || !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second spend outside a transaction: err = %v, want ErrSpent and ErrNotFound", err)
+	}
+	if err := s.SpendToken(ctx, storage.TokenCode, "no-such-code"); !errors.Is(err, storage.ErrSpent) {
+		t.Fatalf("spend of a missing code: err = %v, want ErrSpent", err)
+	}
+
+	// In a transaction: the spent code's exchange issues nothing.
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.SpendToken(ctx, storage.TokenCode, "code"); err != nil {
+			return err
+		}
+		return s.CreateToken(ctx, storage.TokenAccess, sampleToken("at-after-miss", "r1", "c1"))
+	})
+	if !errors.Is(err, storage.ErrSpent) || !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("transaction spending a spent code: err = %v, want ErrSpent and ErrNotFound", err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "at-after-miss"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the access token written after the miss: GetToken err = %v, want ErrNotFound (rolled back)", err)
+	}
+	// A read in the transaction after the miss sends it: the error comes
+	// from there at the latest, and the transaction cannot go on.
+	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("rt", "r2", "c1")))
+	must(t, s.SpendToken(ctx, storage.TokenRefresh, "rt"))
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.SpendToken(ctx, storage.TokenRefresh, "rt"); err != nil {
+			return err
+		}
+		_, err := s.GetToken(ctx, storage.TokenRefresh, "rt")
+		return err
+	})
+	if !errors.Is(err, storage.ErrSpent) {
+		t.Fatalf("transaction reading after a missed spend: err = %v, want ErrSpent", err)
+	}
+
+	// The one that does spend commits, with what it wrote.
+	must(t, s.CreateToken(ctx, storage.TokenCode, sampleToken("code-2", "r3", "c1")))
+	must(t, s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.SpendToken(ctx, storage.TokenCode, "code-2"); err != nil {
+			return err
+		}
+		return s.CreateToken(ctx, storage.TokenAccess, sampleToken("at-3", "r3", "c1"))
+	}))
+	if got, err := s.GetToken(ctx, storage.TokenCode, "code-2"); err != nil || got.Active {
+		t.Fatalf("spent code: %+v, %v; want inactive", got, err)
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "at-3"); err != nil {
+		t.Fatalf("access token of the spending transaction: %v", err)
+	}
+}
+
 // testRaceRotation is a refresh rotation as the provider does it: in one
-// transaction, deactivate the presented token and store its successor. Of N
-// concurrent rotations of one token exactly one may commit.
+// transaction, spend the presented token and store its successor. Of N
+// concurrent rotations of one token exactly one may commit. It runs with
+// SpendToken (what the provider uses) and with DeactivateToken.
 func testRaceRotation(t *testing.T, s storage.Store) {
 	ctx := Ctx(t)
 	must(t, s.CreateClient(ctx, SampleClient("c1")))
-	must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken("rt-0", "family", "c1")))
-	errs := race(racers, func(i int) error {
-		return s.InTx(ctx, func(ctx context.Context) error {
-			if err := s.DeactivateToken(ctx, storage.TokenRefresh, "rt-0"); err != nil {
-				return err
+	for _, v := range []struct {
+		name  string
+		spend func(context.Context, storage.TokenKind, string) error
+		loser error
+	}{
+		{"SpendToken", s.SpendToken, storage.ErrSpent},
+		{"DeactivateToken", s.DeactivateToken, storage.ErrNotFound},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			family, first := "family-"+v.name, "rt-"+v.name
+			must(t, s.CreateToken(ctx, storage.TokenRefresh, sampleToken(first, family, "c1")))
+			successor := func(i int) string { return fmt.Sprintf("%s-%d", first, i+1) }
+			errs := race(racers, func(i int) error {
+				return s.InTx(ctx, func(ctx context.Context) error {
+					if _, err := s.RevokeTokens(ctx, storage.TokenAccess, family); err != nil {
+						return err
+					}
+					if err := v.spend(ctx, storage.TokenRefresh, first); err != nil {
+						return err
+					}
+					if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken(fmt.Sprintf("at-%s-%d", v.name, i), family, "c1")); err != nil {
+						return err
+					}
+					return s.CreateToken(ctx, storage.TokenRefresh, sampleToken(successor(i), family, "c1"))
+				})
+			})
+			oneWinner(t, errs, v.loser)
+			successors := 0
+			for i := range racers {
+				if tok, err := s.GetToken(ctx, storage.TokenRefresh, successor(i)); err == nil && tok.Active {
+					successors++
+				}
 			}
-			if _, err := s.RevokeTokens(ctx, storage.TokenAccess, "family"); err != nil {
-				return err
+			if successors != 1 {
+				t.Fatalf("%d successor refresh tokens survive, want 1 (the losers' must roll back)", successors)
 			}
-			if err := s.CreateToken(ctx, storage.TokenAccess, sampleToken(fmt.Sprintf("at-%d", i), "family", "c1")); err != nil {
-				return err
-			}
-			return s.CreateToken(ctx, storage.TokenRefresh, sampleToken(fmt.Sprintf("rt-%d", i+1), "family", "c1"))
 		})
-	})
-	oneWinner(t, errs, storage.ErrNotFound)
-	successors := 0
-	for i := range racers {
-		if tok, err := s.GetToken(ctx, storage.TokenRefresh, fmt.Sprintf("rt-%d", i+1)); err == nil && tok.Active {
-			successors++
-		}
-	}
-	if successors != 1 {
-		t.Fatalf("%d successor refresh tokens survive, want 1 (the losers' must roll back)", successors)
 	}
 }
 
