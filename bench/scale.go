@@ -349,9 +349,10 @@ func explainHot(ctx context.Context, conn *pgx.Conn) (map[string]string, error) 
 	}
 	queries := map[string]string{
 		"token by signature (introspect, refresh, code)": `SELECT signature, request_id, session_data, active FROM oauth2_refresh WHERE signature = '` + sig + `' AND tenant_id = 'default'`,
-		"rotation: deactivate the refresh token":         `UPDATE oauth2_refresh SET active = false WHERE signature = '` + sig + `' AND tenant_id = 'default' AND active`,
-		"rotation: drop the grant's access tokens":       `DELETE FROM oauth2_access WHERE tenant_id = 'default' AND request_id = '` + reqID + `'`,
-		"sign-in: account and password by email":         `SELECT u.id, c.secret FROM users u LEFT JOIN credentials c ON c.tenant_id = u.tenant_id AND c.user_id = u.id AND c.type = 'password' WHERE u.tenant_id = 'default' AND u.email_normalized = '` + email + `'`,
+		"rotation: spend the refresh token": `WITH r AS (UPDATE oauth2_refresh SET active = false WHERE signature = '` + sig +
+			`' AND tenant_id = 'default' AND active RETURNING 1) SELECT gatehouse_expect_row(count(*)) FROM r`,
+		"rotation: drop the grant's access tokens": `DELETE FROM oauth2_access WHERE tenant_id = 'default' AND request_id = '` + reqID + `'`,
+		"sign-in: account and password by email":   `SELECT u.id, c.secret FROM users u LEFT JOIN credentials c ON c.tenant_id = u.tenant_id AND c.user_id = u.id AND c.type = 'password' WHERE u.tenant_id = 'default' AND u.email_normalized = '` + email + `'`,
 		"refresh: token, account and grant": `SELECT t.request_id, u.status, g.scopes FROM oauth2_refresh t
 			JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.subject
 			LEFT JOIN consent_grants g ON g.tenant_id = t.tenant_id AND g.user_id = t.subject AND g.client_id = t.client_id
