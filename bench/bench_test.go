@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -170,5 +171,38 @@ func TestBracketedRatios(t *testing.T) {
 	}
 	if none := bracketedRatios([]float64{10}, nil, "m"); len(none.Rounds) != 0 || none.Median != 0 {
 		t.Errorf("no login run: %+v", none)
+	}
+}
+
+// TestAlternateRuns: base first and last, measured between, each round told
+// of its brackets; an error stops the runs.
+func TestAlternateRuns(t *testing.T) {
+	var order []string
+	n := 0.0
+	run := func(kind string) func() (result, error) {
+		return func() (result, error) {
+			n++
+			order = append(order, kind)
+			return result{RPS: n}, nil
+		}
+	}
+	var rounds [][3]float64
+	ms, bs, err := alternateRuns(2, run("m"), run("b"), func(m, before, after result) {
+		rounds = append(rounds, [3]float64{m.RPS, before.RPS, after.RPS})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ""); got != "bmbmb" {
+		t.Errorf("order %q, want bmbmb", got)
+	}
+	if len(ms) != 2 || len(bs) != 3 || ms[0].RPS != 2 || bs[2].RPS != 5 {
+		t.Errorf("measured %v, base %v", ms, bs)
+	}
+	if want := [][3]float64{{2, 1, 3}, {4, 3, 5}}; !reflect.DeepEqual(rounds, want) {
+		t.Errorf("rounds %v, want %v", rounds, want)
+	}
+	if _, _, err := alternateRuns(0, func() (result, error) { return result{}, errors.New("down") }, run("b"), nil); err == nil {
+		t.Error("a failing measured run: no error")
 	}
 }

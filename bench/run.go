@@ -157,35 +157,58 @@ func bracketedRatios(base, measured []float64, method string) pairedRatio {
 // with the baselines on both sides of it (bracketedRatios). It reports each
 // scenario's median run and the ratio of every round.
 func (b *bench) loginPairs(ctx context.Context) (hash, login result, ratio pairedRatio, err error) {
-	var hashes, logins []result
-	h, err := b.runScenario(ctx, "hash_only", "")
+	logins, hashes, err := alternateRuns(b.o.repeat,
+		func() (result, error) { return b.runScenario(ctx, "login", "") },
+		func() (result, error) { return b.runScenario(ctx, "hash_only", "") },
+		func(l, before, after result) {
+			if before.RPS+after.RPS > 0 {
+				fmt.Fprintf(os.Stderr, "login / mean(hash_only before, after) this round: %.1f %%\n", 100*l.RPS/((before.RPS+after.RPS)/2))
+			}
+		})
 	if err != nil {
 		return hash, login, ratio, err
-	}
-	hashes = append(hashes, h)
-	for range max(b.o.repeat, 1) {
-		l, err := b.runScenario(ctx, "login", "")
-		if err != nil {
-			return hash, login, ratio, err
-		}
-		h, err := b.runScenario(ctx, "hash_only", "")
-		if err != nil {
-			return hash, login, ratio, err
-		}
-		hashes, logins = append(hashes, h), append(logins, l)
-		if before := hashes[len(hashes)-2].RPS; before+h.RPS > 0 {
-			fmt.Fprintf(os.Stderr, "login / mean(hash_only before, after) this round: %.1f %%\n", 100*l.RPS/((before+h.RPS)/2))
-		}
 	}
 	return medianOf(hashes), medianOf(logins),
 		bracketedRatios(rates(hashes), rates(logins), "login / mean(hash_only before, hash_only after)"), nil
 }
 
+// alternateRuns runs base, then n times (at least once) measured followed
+// by base: the runs bracketedRatios compares. round, if not nil, is told
+// of each measured run with the base runs on both sides of it.
+func alternateRuns(n int, measured, base func() (result, error), round func(m, before, after result)) (ms, bs []result, err error) {
+	r, err := base()
+	if err != nil {
+		return nil, nil, err
+	}
+	bs = append(bs, r)
+	for range max(n, 1) {
+		m, err := measured()
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := base()
+		if err != nil {
+			return nil, nil, err
+		}
+		ms, bs = append(ms, m), append(bs, r)
+		if round != nil {
+			round(m, bs[len(bs)-2], r)
+		}
+	}
+	return ms, bs, nil
+}
+
 // rates are the runs' req/s.
-func rates(rs []result) []float64 {
+func rates(rs []result) []float64 { return each(rs, func(r result) float64 { return r.RPS }) }
+
+// p99s are the runs' 99th percentiles.
+func p99s(rs []result) []float64 { return each(rs, func(r result) float64 { return r.P99ms }) }
+
+// each is f of every run.
+func each(rs []result, f func(result) float64) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
-		out[i] = r.RPS
+		out[i] = f(r)
 	}
 	return out
 }

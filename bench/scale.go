@@ -203,32 +203,9 @@ func (b *bench) alternate(ctx context.Context, name, suffix, refSuffix string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := ref.runScenario(ctx, name, refSuffix)
-	if err != nil {
-		return nil, nil, err
-	}
-	base = append(base, r)
-	for range max(b.o.repeat, 1) {
-		m, err := b.runScenario(ctx, name, suffix)
-		if err != nil {
-			return nil, nil, err
-		}
-		r, err := ref.runScenario(ctx, name, refSuffix)
-		if err != nil {
-			return nil, nil, err
-		}
-		mine, base = append(mine, m), append(base, r)
-	}
-	return mine, base, nil
-}
-
-// p99s are the runs' 99th percentiles.
-func p99s(rs []result) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = r.P99ms
-	}
-	return out
+	return alternateRuns(b.o.repeat,
+		func() (result, error) { return b.runScenario(ctx, name, suffix) },
+		func() (result, error) { return ref.runScenario(ctx, name, refSuffix) }, nil)
 }
 
 // percents formats ratios as "91.2, 88.0, …".

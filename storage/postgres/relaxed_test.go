@@ -54,11 +54,10 @@ func (b *batches) with(prefix string) []string {
 	return nil
 }
 
-// TestRelaxedFlowCommit: a flow created on its own is one round trip, BEGIN,
-// synchronous_commit off for that transaction only, the insert, COMMIT; a
-// flow created inside a caller's transaction leaves that transaction's
-// durability alone (it may carry a code or a session).
-func TestRelaxedFlowCommit(t *testing.T) {
+// tracedStore opens a migrated store on a fresh database whose pipelined
+// batches are recorded, with client c1.
+func tracedStore(t *testing.T) (*sqlstore.Store, *batches, context.Context) {
+	t.Helper()
 	rec := &batches{}
 	s, err := postgres.Open(storagetest.PostgresDSN(t), postgres.Config{Tracer: rec}, sqlstore.Options{})
 	if err != nil {
@@ -72,6 +71,15 @@ func TestRelaxedFlowCommit(t *testing.T) {
 	if err := s.CreateClient(ctx, storagetest.SampleClient("c1")); err != nil {
 		t.Fatal(err)
 	}
+	return s, rec, ctx
+}
+
+// TestRelaxedFlowCommit: a flow created on its own is one round trip, BEGIN,
+// synchronous_commit off for that transaction only, the insert, COMMIT; a
+// flow created inside a caller's transaction leaves that transaction's
+// durability alone (it may carry a code or a session).
+func TestRelaxedFlowCommit(t *testing.T) {
+	s, rec, ctx := tracedStore(t)
 	now := time.Now()
 	flow := func(id string) storage.Flow {
 		return storage.Flow{ID: id, ClientID: "c1", State: "login", DeviceHash: []byte("d"), Data: []byte(`{}`),
@@ -115,19 +123,7 @@ func TestRelaxedFlowCommit(t *testing.T) {
 // database; spending a spent token fails the commit with ErrSpent and
 // leaves nothing of what followed it.
 func TestRotationOneRoundTrip(t *testing.T) {
-	rec := &batches{}
-	s, err := postgres.Open(storagetest.PostgresDSN(t), postgres.Config{Tracer: rec}, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	ctx := storagetest.Ctx(t)
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateClient(ctx, storagetest.SampleClient("c1")); err != nil {
-		t.Fatal(err)
-	}
+	s, rec, ctx := tracedStore(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	token := func(sig string) storage.Token {
 		return storage.Token{Signature: sig, RequestID: "family", ClientID: "c1", Subject: "u1", RequestedAt: now,
@@ -166,7 +162,7 @@ func TestRotationOneRoundTrip(t *testing.T) {
 		t.Fatalf("rotation sent %d batches %q, want one: BEGIN, DELETE, the checked UPDATE, two INSERTs, COMMIT", len(got), got)
 	}
 
-	err = rotate("rt-0", "rt-fork")
+	err := rotate("rt-0", "rt-fork")
 	if !errors.Is(err, storage.ErrSpent) || !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("second rotation of rt-0: err = %v, want ErrSpent and ErrNotFound", err)
 	}
