@@ -44,12 +44,14 @@ type fositeStore struct {
 
 var (
 	// errCodeRedeemed: the code was redeemed by a concurrent request between
-	// our read and our write; the token endpoint treats it as a replay.
+	// our read and our write (storage.ErrSpent from its spend); the token
+	// endpoint treats it as a replay.
 	errCodeRedeemed = errors.New("authorization code already redeemed")
 	// errServerFailure marks a failure of ours under whatever fosite makes
 	// of it (it calls any client lookup failure invalid_client).
 	errServerFailure = errors.New("server failure")
-	// errRefreshRaced: a concurrent refresh rotated the token first.
+	// errRefreshRaced: a concurrent refresh rotated the token first
+	// (storage.ErrSpent from the rotation's spend).
 	errRefreshRaced = errors.New("refresh token rotated by a concurrent request")
 )
 
@@ -280,17 +282,13 @@ func (f *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s
 }
 
 // InvalidateAuthorizeCodeSession marks the code used in one conditional
-// statement: of two concurrent exchanges only one gets here first, the
-// other gets errCodeRedeemed, here or (PostgreSQL, where the statement
-// travels with the transaction's later ones) from the commit: the token
-// endpoint maps storage.ErrSpent there. Its PKCE and OIDC sessions, being
+// statement: of two concurrent exchanges only one spends it; the other gets
+// storage.ErrSpent, here or (PostgreSQL, where the statement travels with
+// the transaction's later ones) from the commit, and the token endpoint
+// makes it errCodeRedeemed either way. Its PKCE and OIDC sessions, being
 // the same row, are unusable with it.
 func (f *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
-	err := f.db.SpendToken(ctx, storage.TokenCode, hashSignature(sig))
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%w: %w", errCodeRedeemed, err)
-	}
-	return err
+	return toFosite(f.db.SpendToken(ctx, storage.TokenCode, hashSignature(sig)))
 }
 
 // Access tokens.
@@ -372,18 +370,13 @@ func (f *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) 
 // RotateRefreshToken is strict rotation (as Hydra): the grant's access
 // tokens go, and the presented refresh token is deactivated in one
 // conditional statement. If a concurrent refresh deactivated it first this
-// one fails, here or (PostgreSQL) from the commit, so a family never forks.
+// one fails with storage.ErrSpent, here or (PostgreSQL) from the commit,
+// so a family never forks; the token endpoint makes it errRefreshRaced.
 func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
 	if err := f.db.DiscardTokens(ctx, storage.TokenAccess, requestID); err != nil {
 		return toFosite(err)
 	}
-	if err := f.db.SpendToken(ctx, storage.TokenRefresh, hashSignature(sig)); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %w: %w", fosite.ErrNotFound, errRefreshRaced, err)
-		}
-		return toFosite(err)
-	}
-	return nil
+	return toFosite(f.db.SpendToken(ctx, storage.TokenRefresh, hashSignature(sig)))
 }
 
 // PKCE and OIDC sessions live in the code's row: the code is stored with

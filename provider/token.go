@@ -88,8 +88,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			return err
 		})
 		if errors.Is(err, storage.ErrSpent) {
-			// The code or refresh token was spent by a concurrent request;
-			// on PostgreSQL that is known only from the commit.
+			// The code or refresh token was spent by a concurrent request:
+			// known from the spend itself (SQLite) or only from the commit
+			// (PostgreSQL); fosite keeps the store's error in its chain.
 			switch grant {
 			case GrantRefreshToken:
 				err = fmt.Errorf("%w: %w", errRefreshRaced, err)
@@ -120,7 +121,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // stands either way.
 func (p *Provider) spendCode(ctx context.Context, code string) {
 	err := p.store.InvalidateAuthorizeCodeSession(ctx, p.store.codeSignature(ctx, code))
-	if err != nil && !errors.Is(err, errCodeRedeemed) {
+	if err != nil && !errors.Is(err, storage.ErrSpent) {
 		p.Log.ErrorContext(ctx, "spend refused authorization code", "err", errText(err))
 	}
 }

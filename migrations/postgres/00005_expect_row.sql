@@ -5,7 +5,7 @@
 --   WITH r AS (UPDATE … RETURNING 1) SELECT gatehouse_expect_row(count(*)) FROM r
 -- together with its later statements and COMMIT, in one round trip: when no
 -- row changed, the error aborts the transaction there, so nothing after the
--- write commits, and the store reports the miss (storage.ErrNotFound).
+-- write commits, and the store reports the miss (storage.ErrSpent).
 
 -- +goose Up
 -- +goose StatementBegin

@@ -142,22 +142,33 @@ func (s *Store) deactivate(ctx context.Context, kind storage.TokenKind, signatur
 		return err
 	}
 	q := `UPDATE ` + table + ` SET active = false WHERE signature = $1 AND tenant_id = $2 AND active`
-	miss := notFound("active " + string(kind))
 	if spend {
-		miss = fmt.Errorf("active %s: %w: %w", kind, storage.ErrSpent, storage.ErrNotFound)
 		if h := s.handle(ctx); h != nil {
 			if e, ok := h.st.tx.(RowExpecter); ok {
-				e.ExpectRow(ctx, miss, q, signature, tid)
+				e.ExpectRow(ctx, spentErrs[kind], q, signature, tid)
 				return nil
 			}
 		}
 	}
 	n, err := s.exec(ctx, q, signature, tid)
-	if err == nil && n == 0 {
-		return miss
+	switch {
+	case err != nil || n > 0:
+		return err
+	case spend:
+		return spentErrs[kind]
 	}
-	return err
+	return notFound("active " + string(kind))
 }
+
+// spentErrs are SpendToken's misses, one per kind (made once: a spend is on
+// every refresh and code exchange).
+var spentErrs = func() map[storage.TokenKind]error {
+	m := make(map[storage.TokenKind]error, len(tokenTables))
+	for kind := range tokenTables {
+		m[kind] = fmt.Errorf("active %s: %w: %w", kind, storage.ErrSpent, storage.ErrNotFound)
+	}
+	return m
+}()
 
 // DeleteToken removes a row (idempotent).
 func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signature string) error {
