@@ -16,16 +16,17 @@ func TestParseStatCPU(t *testing.T) {
 	// A command name with spaces and a ")" of its own: the fields are
 	// counted from the last ")".
 	line := "4242 (gate house) (x)) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 9 0 12345 1000 200 18446744073709551615\n"
-	got, err := parseStatCPU(line)
+	got, reaped, err := parseStatTimes(line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 3250 * time.Millisecond; got != want { // (250 + 75) ticks of 10 ms
-		t.Errorf("parseStatCPU = %v, want %v", got, want)
+	if want := 3250 * time.Millisecond; got != want || reaped != 0 { // (250 + 75) ticks of 10 ms
+		t.Errorf("parseStatTimes = %v, %v; want %v, 0", got, reaped, want)
 	}
-	for _, bad := range []string{"", "4242 no parenthesis", "4242 (short) S 1 2 3", "4242 (x) S 1 1 1 0 -1 0 0 0 0 0 abc 75 0"} {
-		if _, err := parseStatCPU(bad); err == nil {
-			t.Errorf("parseStatCPU(%q): no error", bad)
+	for _, bad := range []string{"", "4242 no parenthesis", "4242 (short) S 1 2 3",
+		"4242 (x) S 1 1 1 0 -1 0 0 0 0 0 abc 75 0", "4242 (x) S 1 1 1 0 -1 0 0 0 0 0 abc 75 0 0"} {
+		if _, _, err := parseStatTimes(bad); err == nil {
+			t.Errorf("parseStatTimes(%q): no error", bad)
 		}
 	}
 	if _, err := procCPU(os.Getpid()); err != nil {

@@ -272,17 +272,18 @@ func createDatabase(ctx context.Context, admin string) (string, func(), error) {
 
 // procCPU is the process's user+system CPU time (/proc/<pid>/stat).
 func procCPU(pid int) (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatCPU(string(raw))
+	own, _, err := procTimes(pid)
+	return own, err
 }
 
-// parseStatCPU reads utime + stime from a /proc/<pid>/stat line.
-func parseStatCPU(stat string) (time.Duration, error) {
-	own, _, err := parseStatTimes(stat)
-	return own, err
+// procTimes is the process's own CPU time and that of the children it has
+// waited for (/proc/<pid>/stat).
+func procTimes(pid int) (own, reaped time.Duration, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseStatTimes(string(raw))
 }
 
 // parseStatTimes reads a /proc/<pid>/stat line: the process's own CPU time
@@ -413,11 +414,7 @@ func postgresCPU() time.Duration {
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		if own, reaped, err := parseStatTimes(string(raw)); err == nil {
+		if own, reaped, err := procTimes(pid); err == nil {
 			total += own + reaped
 		}
 	}
